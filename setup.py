@@ -1,0 +1,78 @@
+"""Build and install Degu.
+
+The default install is pure Python with no runtime dependencies.  Set
+``DEGU_MYPYC=1`` to compile the hot modules with mypyc (mypy is then needed
+at build time only).
+"""
+
+import os
+import sys
+
+from setuptools import setup
+
+if sys.version_info < (3, 9):
+    sys.exit('Degu needs Python 3.9 or newer')
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# The modules on the per-request path; compiling them is optional.
+MYPYC_MODULES = [
+    'degu/tables.py',
+    'degu/limits.py',
+    'degu/errors.py',
+    'degu/ranges.py',
+    'degu/parsing.py',
+    'degu/rendering.py',
+    'degu/sockio.py',
+    'degu/bodies.py',
+    'degu/messages.py',
+]
+
+
+def read_version():
+    with open(os.path.join(HERE, 'degu', '__init__.py')) as fp:
+        for line in fp:
+            if line.startswith('__version__'):
+                return line.split('=')[1].strip().strip("'")
+    raise RuntimeError('no __version__ in degu/__init__.py')
+
+
+def ext_modules():
+    if os.environ.get('DEGU_MYPYC') != '1':
+        return []
+    from mypyc.build import mypycify
+    return mypycify(MYPYC_MODULES, opt_level='3')
+
+
+setup(
+    name='degu',
+    version=read_version(),
+    description='Embedded HTTP/1.1 server and client library',
+    long_description=open(os.path.join(HERE, 'README')).read(),
+    long_description_content_type='text/plain',
+    url='https://example.invalid/degu',
+    license='LGPLv3+',
+    packages=['degu'],
+    package_data={'degu': ['py.typed']},
+    python_requires='>=3.9',
+    install_requires=[],
+    extras_require={'test': ['pytest', 'coverage']},
+    ext_modules=ext_modules(),
+    zip_safe=False,
+    classifiers=[
+        'Development Status :: 4 - Beta',
+        'Intended Audience :: Developers',
+        'License :: OSI Approved :: GNU Lesser General Public License v3 or later (LGPLv3+)',
+        'Operating System :: POSIX :: Linux',
+        'Programming Language :: Python :: 3',
+        'Programming Language :: Python :: 3 :: Only',
+        'Programming Language :: Python :: 3.9',
+        'Programming Language :: Python :: 3.10',
+        'Programming Language :: Python :: 3.11',
+        'Programming Language :: Python :: 3.12',
+        'Programming Language :: Python :: 3.13',
+        'Programming Language :: Python :: Implementation :: CPython',
+        'Topic :: Internet :: WWW/HTTP :: HTTP Servers',
+        'Typing :: Typed',
+    ],
+)

@@ -1,0 +1,1 @@
+"""Degu's test suite (run it with ``python3 -m test_degu``)."""
