@@ -1,0 +1,73 @@
+"""Every size limit and numeric constant of the wire layer, in one place.
+
+Degu refuses input that exceeds these limits rather than growing buffers to
+fit it.  Each value says why it was chosen; the server, the client and the
+parser all read their limits from here.
+"""
+
+# A whole request or response preamble, including the final b'\r\n\r\n', must
+# fit in one 32 KiB buffer.  Node caps headers at 16 KiB, nginx at 4 x 8 KiB
+# buffers and Apache at 8 KiB per line; 32 KiB is generous for real traffic
+# while keeping a fixed, small per-connection memory cost.  The same size is
+# used for the read buffer, the write buffer, and the largest preamble we
+# render.
+BUF_LEN = 32768
+
+# Longest header name accepted in either direction.  The longest registered
+# HTTP header names are well under 32 bytes.
+SCRATCH_LEN = 32
+
+# Longest chunk-size line (size, optional extension, CRLF).  Enough for any
+# sensible extension; a peer sending more is misbehaving.
+MAX_LINE_LEN = 4096
+
+# Content lengths and range offsets are at most 16 decimal digits, so they
+# always fit in a 64-bit integer and the parser never builds huge ints.
+MAX_CL_LEN = 16
+MAX_LENGTH = 9999999999999999
+
+# Chunk sizes are at most 7 hex digits (0xfffffff), enough to express
+# MAX_IO_SIZE (0x1000000).
+MAX_CHUNK_SIZE_LEN = 7
+
+# Rendered output carries at most 20 headers (after the framing and base
+# headers are added).  Input has no count limit besides BUF_LEN.
+MAX_HEADER_COUNT = 20
+
+# Piece size when a Body is iterated: big enough to amortize the per-call
+# cost, small enough to keep memory flat while streaming.
+IO_SIZE = 1048576
+
+# Largest single read, whole-body read, chunk, or bytes body: 16 MiB.  A
+# larger body must be streamed, never loaded into memory at once.
+MAX_IO_SIZE = 16777216
+
+# Shortest lines that can possibly be valid, used to reject garbage early.
+MIN_REQUEST_LINE_LEN = 14   # b'GET / HTTP/1.1'
+MIN_STATUS_LINE_LEN = 15    # b'HTTP/1.1 200 OK'
+MIN_HEADER_LINE_LEN = 4     # b'K: V'
+MIN_RANGE_LEN = 9           # b'bytes=0-0'
+MAX_RANGE_LEN = 39          # b'bytes=' + 16 digits + b'-' + 16 digits
+MIN_CONTENT_RANGE_LEN = 11  # b'bytes 0-0/1'
+MAX_CONTENT_RANGE_LEN = 56  # b'bytes ' + 16 + b'-' + 16 + b'/' + 16
+
+# The states of a body object (see degu.bodies).
+BODY_READY = 0
+BODY_STARTED = 1
+BODY_CONSUMED = 2
+BODY_ERROR = 3
+
+# One bit per supported request method, so a set of methods is an int mask.
+GET_BIT = 1
+PUT_BIT = 2
+POST_BIT = 4
+HEAD_BIT = 8
+DELETE_BIT = 16
+PUT_POST_MASK = PUT_BIT | POST_BIT
+
+# Deepest nesting of appmaps a degu.applib.Router accepts.
+ROUTER_MAX_DEPTH = 10
+
+# Session.max_requests range and default.
+MAX_SESSION_REQUESTS = 75000
+DEFAULT_SESSION_REQUESTS = 500
