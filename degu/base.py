@@ -1,0 +1,106 @@
+"""The public face of Degu's wire layer: bodies, values, limits, helpers.
+
+Everything here is defined in a smaller module and re-exported, so that
+applications have one stable import path:
+
+* ``degu.limits``    -- the size limits and constants (``BUF_LEN``, ...)
+* ``degu.errors``    -- ``EmptyPreambleError``, ``TYPE_ERROR``, ``TYPE_ERROR2``
+* ``degu.tables``    -- the byte tables (``NAME``, ``VAL``, ``URI``, ...)
+* ``degu.ranges``    -- ``Range`` and ``ContentRange``
+* ``degu.parsing``   -- pure parse functions (bytes in, values out)
+* ``degu.rendering`` -- pure rendering functions (values in, bytes out)
+* ``degu.bodies``    -- the four body classes and ``api``
+* ``degu.sockio``    -- the connection reader and writer (internal)
+* ``degu.messages``  -- whole messages and ``Response``
+"""
+
+from .bodies import (
+    API,
+    APIType,
+    Body,
+    BodyIter,
+    ChunkedBody,
+    ChunkedBodyIter,
+    api,
+    readchunk,
+    write_chunk,
+)
+from .errors import TYPE_ERROR, TYPE_ERROR2, EmptyPreambleError
+from .limits import (
+    BODY_CONSUMED,
+    BODY_ERROR,
+    BODY_READY,
+    BODY_STARTED,
+    BUF_LEN,
+    DELETE_BIT,
+    GET_BIT,
+    HEAD_BIT,
+    IO_SIZE,
+    MAX_CL_LEN,
+    MAX_HEADER_COUNT,
+    MAX_IO_SIZE,
+    MAX_LENGTH,
+    MAX_LINE_LEN,
+    POST_BIT,
+    PUT_BIT,
+    PUT_POST_MASK,
+    ROUTER_MAX_DEPTH,
+    SCRATCH_LEN,
+)
+from .messages import (
+    Response,
+    ResponseType,
+    set_default_header,
+    set_output_headers,
+)
+from .parsing import (
+    parse_chunk,
+    parse_chunk_extension,
+    parse_chunk_size,
+    parse_content_length,
+    parse_content_range,
+    parse_header_name,
+    parse_headers,
+    parse_method,
+    parse_range,
+    parse_request_line,
+    parse_response_line,
+    parse_uri,
+)
+from .ranges import ContentRange, Range
+from .rendering import format_chunk
+from .tables import (
+    DECIMAL,
+    EXTKEY,
+    EXTVAL,
+    HEXADECIMAL,
+    KEY,
+    NAME,
+    PATH,
+    QUERY,
+    REASON,
+    URI,
+    VAL,
+)
+
+# Deprecated alias of ``api``, kept for older applications.
+bodies = api
+
+__all__ = (
+    'API', 'APIType', 'api', 'bodies',
+    'Body', 'ChunkedBody', 'BodyIter', 'ChunkedBodyIter',
+    'Range', 'ContentRange', 'Response', 'ResponseType', 'EmptyPreambleError',
+    'TYPE_ERROR', 'TYPE_ERROR2',
+    'BUF_LEN', 'SCRATCH_LEN', 'MAX_LINE_LEN', 'MAX_CL_LEN', 'MAX_LENGTH',
+    'MAX_HEADER_COUNT', 'IO_SIZE', 'MAX_IO_SIZE',
+    'BODY_READY', 'BODY_STARTED', 'BODY_CONSUMED', 'BODY_ERROR',
+    'GET_BIT', 'PUT_BIT', 'POST_BIT', 'HEAD_BIT', 'DELETE_BIT', 'PUT_POST_MASK',
+    'ROUTER_MAX_DEPTH',
+    'NAME', 'KEY', 'VAL', 'URI', 'PATH', 'QUERY', 'REASON', 'EXTKEY', 'EXTVAL',
+    'DECIMAL', 'HEXADECIMAL',
+    'parse_header_name', 'parse_content_length', 'parse_range',
+    'parse_content_range', 'parse_headers', 'parse_method', 'parse_uri',
+    'parse_request_line', 'parse_response_line', 'parse_chunk_size',
+    'parse_chunk_extension', 'parse_chunk', 'format_chunk', 'write_chunk',
+    'readchunk', 'set_default_header', 'set_output_headers',
+)

@@ -1,0 +1,509 @@
+"""Message bodies: streaming in (``Body``, ``ChunkedBody``) and out (all four).
+
+Every body object walks one state machine and never goes back::
+
+    BODY_READY --first operation--> BODY_STARTED --all data moved--> BODY_CONSUMED
+         \\                              |
+          `---------- any failure ------+------> BODY_ERROR
+
+* ``READY``: nothing read or written yet; any operation may start.
+* ``STARTED``: ``read(size)`` / ``readchunk()`` calls may continue; starting a
+  different kind of operation (iterating, ``write_to()``) is refused.
+* ``CONSUMED``: every byte was moved; every further call is refused.
+* ``ERROR``: something failed half-way (short data, bad chunk, a raising
+  source).  The body refuses further use, and when it was reading from a live
+  connection that connection is closed too, because its stream position is
+  now unknown.  Nothing is ever half-consumed silently.
+
+Incoming bodies read from a ``degu.sockio.Reader`` (fast path, shares the
+connection's buffer) or from any object with ``readinto()`` (and
+``readline()`` for chunked data), such as a file or ``io.BytesIO``.
+Outgoing bodies are written with ``body.write_to(wfile)``, where ``wfile`` has
+a ``write()`` method: a ``degu.sockio.Writer`` or any file-like object.
+
+A chunk is the tuple ``(extension, data)``: ``extension`` is ``None`` or a
+``(key, value)`` pair of str, ``data`` is ``bytes``; the final chunk of a
+chunked body has ``data == b''``.
+"""
+
+from collections import namedtuple
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Tuple
+
+from .errors import TYPE_ERROR
+from .limits import (
+    BODY_CONSUMED,
+    BODY_ERROR,
+    BODY_READY,
+    BODY_STARTED,
+    IO_SIZE,
+    MAX_IO_SIZE,
+    MAX_LENGTH,
+    MAX_LINE_LEN,
+)
+from .parsing import parse_chunk
+from .ranges import ContentRange, Range
+from .rendering import format_chunk
+from .sockio import Reader, _check_received, _check_sent
+
+Chunk = Tuple[Optional[Tuple[str, str]], bytes]
+CRLF = b'\r\n'
+
+_STATE_MESSAGES = {
+    BODY_STARTED: 'BODY_STARTED, cannot start another operation',
+    BODY_CONSUMED: 'BODY_CONSUMED, already consumed',
+    BODY_ERROR: 'BODY_ERROR, cannot be used',
+}
+
+
+def _state_error(obj: object, state: int) -> ValueError:
+    return ValueError(
+        '{}.state == {}'.format(type(obj).__name__, _STATE_MESSAGES[state])
+    )
+
+
+def _check_content_length(content_length: Any) -> int:
+    if type(content_length) is not int:
+        raise TypeError(TYPE_ERROR.format(
+            'content_length', int, type(content_length), content_length
+        ))
+    if not (0 <= content_length <= MAX_LENGTH):
+        raise ValueError('need 0 <= content_length <= {}; got {}'.format(
+            MAX_LENGTH, content_length
+        ))
+    return content_length
+
+
+def _check_rfile(rfile: Any, chunked: bool) -> None:
+    if type(rfile) is Reader:
+        return
+    if not callable(rfile.readinto):
+        raise TypeError('rfile.readinto() is not callable')
+    if chunked and not callable(rfile.readline):
+        raise TypeError('rfile.readline() is not callable')
+
+
+def _get_write(wfile: Any) -> Callable[[Any], Any]:
+    write = wfile.write
+    if not callable(write):
+        raise TypeError('wfile.write() is not callable')
+    return write
+
+
+def _write_all(write: Callable[[Any], Any], data: bytes) -> int:
+    """Write all of *data* through a ``write()`` that may write less."""
+    size = len(data)
+    sent = _check_sent(write(data), size)
+    if sent == size:
+        return size
+    view = memoryview(data)
+    while sent < size:
+        added = _check_sent(write(view[sent:]), size - sent)
+        if added == 0:
+            raise ValueError(
+                'expected to write {} bytes, but sent {}'.format(size, sent)
+            )
+        sent += added
+    return size
+
+
+def _read_exactly(rfile: Any, size: int) -> bytes:
+    """Read exactly *size* bytes, or raise ``ValueError`` if the data ends early."""
+    if type(rfile) is Reader:
+        return rfile.read(size)
+    out = bytearray(size)
+    view = memoryview(out)
+    readinto = rfile.readinto
+    got = 0
+    while got < size:
+        added = _check_received(readinto(view[got:]), size - got)
+        if added == 0:
+            raise ValueError(
+                'expected to read {} bytes, but received {}'.format(size, got)
+            )
+        got += added
+    return bytes(out)
+
+
+def _readline(rfile: Any) -> bytes:
+    """Read one chunk-size line, CRLF included, of at most ``MAX_LINE_LEN`` bytes."""
+    if type(rfile) is Reader:
+        return rfile.readline(MAX_LINE_LEN)
+    line = rfile.readline(MAX_LINE_LEN)
+    if type(line) is not bytes:
+        raise TypeError(
+            'need a {!r}; readline() returned a {!r}'.format(bytes, type(line))
+        )
+    if len(line) > MAX_LINE_LEN:
+        raise ValueError('readline() returned too many bytes: {} > {}'.format(
+            len(line), MAX_LINE_LEN
+        ))
+    if line[-2:] != CRLF:
+        raise ValueError('{!r} not found in {!r}...'.format(CRLF, line[:32]))
+    return line
+
+
+def readchunk(rfile: Any) -> Chunk:
+    """Read one chunk from *rfile* and return it as ``(extension, data)``."""
+    (size, extension) = parse_chunk(_readline(rfile)[:-2])
+    raw = _read_exactly(rfile, size + 2)
+    if raw[-2:] != CRLF:
+        raise ValueError('bad chunk data termination: {!r}'.format(raw[-2:]))
+    return (extension, raw[:-2])
+
+
+def write_chunk(wfile: Any, chunk: Chunk) -> int:
+    """Write one ``(extension, data)`` chunk; return the number of bytes written."""
+    line = format_chunk(chunk)
+    write = _get_write(wfile)
+    data = chunk[1]
+    total = _write_all(write, line)
+    if data:
+        total += _write_all(write, data)
+    return total + _write_all(write, CRLF)
+
+
+class Body:
+    """A body of exactly ``content_length`` bytes read from ``rfile``.
+
+    >>> import io
+    >>> body = Body(io.BytesIO(b'hello, world'), 12)
+    >>> body.read(5), body.read()
+    (b'hello', b', world')
+    """
+
+    __slots__ = ('_rfile', '_content_length', '_remaining', '_state')
+
+    def __init__(self, rfile: Any, content_length: int) -> None:
+        self._content_length = _check_content_length(content_length)
+        _check_rfile(rfile, False)
+        self._rfile = rfile
+        self._remaining = content_length
+        self._state = BODY_READY
+
+    @property
+    def rfile(self) -> Any:
+        return self._rfile
+
+    @property
+    def content_length(self) -> int:
+        return self._content_length
+
+    @property
+    def state(self) -> int:
+        return self._state
+
+    @property
+    def chunked(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        name = '<reader>' if type(self._rfile) is Reader else '<rfile>'
+        return '{}({}, {})'.format(type(self).__name__, name, self._content_length)
+
+    def _fail(self) -> None:
+        self._state = BODY_ERROR
+        rfile = self._rfile
+        if type(rfile) is Reader:
+            rfile.close()
+
+    def _start(self, only_ready: bool) -> None:
+        state = self._state
+        if state != BODY_READY and (only_ready or state != BODY_STARTED):
+            raise _state_error(self, state)
+        self._state = BODY_STARTED
+
+    def read(self, size: Optional[int] = None) -> bytes:
+        """Read *size* bytes (at most), or with no argument all that is left.
+
+        ``read(size)`` keeps the body ``STARTED`` even when it returns the last
+        bytes; the call that then returns ``b''`` makes it ``CONSUMED``.
+        ``read()`` returns everything left and makes it ``CONSUMED``.
+        """
+        remaining = self._remaining
+        if size is None:
+            if remaining > MAX_IO_SIZE:
+                raise ValueError('would exceed max read size: {} > {}'.format(
+                    remaining, MAX_IO_SIZE
+                ))
+        elif type(size) is not int:
+            raise TypeError(TYPE_ERROR.format('size', int, type(size), size))
+        elif not (0 <= size <= MAX_IO_SIZE):
+            raise ValueError('need 0 <= size <= {}; got {}'.format(MAX_IO_SIZE, size))
+        self._start(False)
+        if size is None:
+            size = remaining
+            self._state = BODY_CONSUMED
+        elif remaining == 0:
+            self._state = BODY_CONSUMED
+            return b''
+        elif size > remaining:
+            size = remaining
+        if not size:
+            return b''
+        try:
+            data = _read_exactly(self._rfile, size)
+        except BaseException:
+            self._fail()
+            raise
+        self._remaining = remaining - size
+        return data
+
+    def __iter__(self) -> Iterator[bytes]:
+        self._start(True)
+        return self._iter()
+
+    def _iter(self) -> Iterator[bytes]:
+        rfile = self._rfile
+        try:
+            while self._remaining > 0:
+                size = min(IO_SIZE, self._remaining)
+                data = _read_exactly(rfile, size)
+                self._remaining -= size
+                yield data
+        except BaseException:
+            self._fail()
+            raise
+        self._state = BODY_CONSUMED
+
+    def write_to(self, wfile: Any) -> int:
+        """Copy the whole body to ``wfile.write()``; return the byte count."""
+        write = _get_write(wfile)
+        self._start(True)
+        rfile = self._rfile
+        total = 0
+        try:
+            while self._remaining > 0:
+                size = min(IO_SIZE, self._remaining)
+                total += _write_all(write, _read_exactly(rfile, size))
+                self._remaining -= size
+        except BaseException:
+            self._fail()
+            raise
+        self._state = BODY_CONSUMED
+        return total
+
+
+class ChunkedBody:
+    """A body in chunked transfer encoding, read chunk by chunk from ``rfile``.
+
+    >>> import io
+    >>> src = io.BytesIO(b'5\\r\\nhello\\r\\n5;foo=bar\\r\\nworld\\r\\n0\\r\\n\\r\\n')
+    >>> list(ChunkedBody(src))
+    [(None, b'hello'), (('foo', 'bar'), b'world'), (None, b'')]
+    """
+
+    __slots__ = ('_rfile', '_state')
+
+    def __init__(self, rfile: Any) -> None:
+        _check_rfile(rfile, True)
+        self._rfile = rfile
+        self._state = BODY_READY
+
+    @property
+    def rfile(self) -> Any:
+        return self._rfile
+
+    @property
+    def state(self) -> int:
+        return self._state
+
+    @property
+    def chunked(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        name = '<reader>' if type(self._rfile) is Reader else '<rfile>'
+        return '{}({})'.format(type(self).__name__, name)
+
+    def _fail(self) -> None:
+        self._state = BODY_ERROR
+        rfile = self._rfile
+        if type(rfile) is Reader:
+            rfile.close()
+
+    def _start(self, only_ready: bool) -> None:
+        state = self._state
+        if state != BODY_READY and (only_ready or state != BODY_STARTED):
+            raise _state_error(self, state)
+        self._state = BODY_STARTED
+
+    def _next(self) -> Chunk:
+        try:
+            return readchunk(self._rfile)
+        except BaseException:
+            self._fail()
+            raise
+
+    def readchunk(self) -> Chunk:
+        """Return the next ``(extension, data)``; the empty one is the last."""
+        self._start(False)
+        chunk = self._next()
+        if not chunk[1]:
+            self._state = BODY_CONSUMED
+        return chunk
+
+    def read(self) -> bytes:
+        """Return the data of all remaining chunks joined (at most 16 MiB)."""
+        self._start(False)
+        parts: List[bytes] = []
+        total = 0
+        while True:
+            data = self._next()[1]
+            if not data:
+                break
+            total += len(data)
+            if total > MAX_IO_SIZE:
+                self._fail()
+                raise ValueError('chunks exceed MAX_IO_SIZE: {} > {}'.format(
+                    total, MAX_IO_SIZE
+                ))
+            parts.append(data)
+        self._state = BODY_CONSUMED
+        return b''.join(parts)
+
+    def __iter__(self) -> Iterator[Chunk]:
+        self._start(True)
+        return self._iter()
+
+    def _iter(self) -> Iterator[Chunk]:
+        while True:
+            chunk = self._next()
+            if not chunk[1]:
+                self._state = BODY_CONSUMED
+                yield chunk
+                return
+            yield chunk
+
+    def write_to(self, wfile: Any) -> int:
+        """Re-emit every chunk (extensions kept) to ``wfile``; return the byte count."""
+        _get_write(wfile)
+        self._start(True)
+        total = 0
+        while True:
+            chunk = self._next()
+            try:
+                total += write_chunk(wfile, chunk)
+            except BaseException:
+                self._fail()
+                raise
+            if not chunk[1]:
+                break
+        self._state = BODY_CONSUMED
+        return total
+
+
+class BodyIter:
+    """An outgoing body of ``content_length`` bytes produced by an iterable."""
+
+    __slots__ = ('_source', '_content_length', '_state')
+
+    def __init__(self, source: Iterable[bytes], content_length: int) -> None:
+        self._source = source
+        self._content_length = _check_content_length(content_length)
+        self._state = BODY_READY
+
+    @property
+    def source(self) -> Iterable[bytes]:
+        return self._source
+
+    @property
+    def content_length(self) -> int:
+        return self._content_length
+
+    @property
+    def state(self) -> int:
+        return self._state
+
+    @property
+    def chunked(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return '{}(<source>, {})'.format(type(self).__name__, self._content_length)
+
+    def write_to(self, wfile: Any) -> int:
+        """Write every item; the items must add up to ``content_length`` exactly."""
+        write = _get_write(wfile)
+        if self._state != BODY_READY:
+            raise _state_error(self, self._state)
+        self._state = BODY_STARTED
+        content_length = self._content_length
+        total = 0
+        try:
+            for data in self._source:
+                if type(data) is not bytes:
+                    raise TypeError(
+                        'BodyIter source item: need a {!r}; got a {!r}'.format(
+                            bytes, type(data)
+                        )
+                    )
+                if data:
+                    total += _write_all(write, data)
+                if total > content_length:
+                    raise ValueError('exceeds content_length: {} > {}'.format(
+                        total, content_length
+                    ))
+            if total < content_length:
+                raise ValueError('deceeds content_length: {} < {}'.format(
+                    total, content_length
+                ))
+        except BaseException:
+            self._state = BODY_ERROR
+            raise
+        self._state = BODY_CONSUMED
+        return total
+
+
+class ChunkedBodyIter:
+    """An outgoing chunked body produced by an iterable of ``(extension, data)``."""
+
+    __slots__ = ('_source', '_state')
+
+    def __init__(self, source: Iterable[Chunk]) -> None:
+        self._source = source
+        self._state = BODY_READY
+
+    @property
+    def source(self) -> Iterable[Chunk]:
+        return self._source
+
+    @property
+    def state(self) -> int:
+        return self._state
+
+    @property
+    def chunked(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return '{}(<source>)'.format(type(self).__name__)
+
+    def write_to(self, wfile: Any) -> int:
+        """Write every chunk; exactly the last one must have empty data."""
+        _get_write(wfile)
+        if self._state != BODY_READY:
+            raise _state_error(self, self._state)
+        self._state = BODY_STARTED
+        total = 0
+        done = False
+        try:
+            for chunk in self._source:
+                if done:
+                    raise ValueError('additional chunk after empty chunk data')
+                total += write_chunk(wfile, chunk)
+                done = not chunk[1]
+            if not done:
+                raise ValueError('final chunk data was not empty')
+        except BaseException:
+            self._state = BODY_ERROR
+            raise
+        self._state = BODY_CONSUMED
+        return total
+
+
+# The classes an RGI app uses to build bodies, handed to it as ``api``.
+API = namedtuple(
+    'API', 'Body ChunkedBody BodyIter ChunkedBodyIter Range ContentRange'
+)
+APIType = API
+api = API(Body, ChunkedBody, BodyIter, ChunkedBodyIter, Range, ContentRange)

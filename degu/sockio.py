@@ -1,0 +1,304 @@
+"""Move bytes between a socket and the parser: the connection reader and writer.
+
+This module knows nothing about HTTP except where a preamble ends
+(``b'\\r\\n\\r\\n'``) and where a chunk-size line ends (``b'\\r\\n'``).  It
+owns the two per-connection buffers:
+
+* ``Reader`` keeps one ``BUF_LEN`` ``bytearray`` and fills it with
+  ``sock.recv_into()`` through a ``memoryview``, so a keep-alive connection
+  reuses the same memory for every request.  Bytes that arrive after a
+  preamble stay buffered and are handed to the body that follows.
+
+* ``Writer`` gathers the pieces of one outgoing message (preamble, small
+  body, chunk lines) and sends them with as few ``send()`` calls as
+  possible: a preamble plus a body that fits in ``BUF_LEN`` goes out in a
+  single ``send()``.
+
+The reader's buffer, drawn as offsets into ``_buf``::
+
+    0          _start            _stop           BUF_LEN
+    |  consumed  |  received, unread  |   free     |
+
+Once a reader or writer has failed it is *closed*: the socket is closed and
+every later call raises ``ValueError``, so a half-read message can never be
+mistaken for the start of the next one.
+"""
+
+import time
+from typing import Any, Optional, Union
+
+from .errors import TYPE_ERROR
+from .limits import BUF_LEN
+
+Buffer = Union[bytes, bytearray, memoryview]
+
+PREAMBLE_END = b'\r\n\r\n'
+LINE_END = b'\r\n'
+
+
+def _check_received(received: Any, size: int) -> int:
+    if type(received) is not int:
+        raise TypeError(
+            TYPE_ERROR.format('received', int, type(received), received)
+        )
+    if not (0 <= received <= size):
+        raise ValueError(
+            'need 0 <= received <= {}; got {}'.format(size, received)
+        )
+    return received
+
+
+def _check_sent(sent: Any, size: int) -> int:
+    if type(sent) is not int:
+        raise TypeError(TYPE_ERROR.format('sent', int, type(sent), sent))
+    if not (0 <= sent <= size):
+        raise ValueError('need 0 <= sent <= {}; got {}'.format(size, sent))
+    return sent
+
+
+class Reader:
+    """Buffered reading from one connected socket (or anything with ``recv_into``)."""
+
+    __slots__ = ('sock', '_recv_into', '_buf', '_view', '_start', '_stop',
+                 '_closed', 'timeout')
+
+    def __init__(self, sock: Any, timeout: Optional[float] = None) -> None:
+        self.sock = sock
+        self._recv_into = sock.recv_into
+        self._buf = bytearray(BUF_LEN)
+        self._view = memoryview(self._buf)
+        self._start = 0
+        self._stop = 0
+        self._closed = False
+        # When set, a whole preamble must arrive within this many seconds.
+        self.timeout = timeout
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Close the socket; used when a message fails half-way through."""
+        if not self._closed:
+            self._closed = True
+            self._start = self._stop = 0
+            self.sock.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError('Connection is closed')
+
+    def _recv(self, dst: memoryview) -> int:
+        return _check_received(self._recv_into(dst), len(dst))
+
+    def _compact(self) -> None:
+        """Move unread bytes to the front of the buffer."""
+        start = self._start
+        if start:
+            stop = self._stop
+            self._buf[0:stop - start] = self._view[start:stop]
+            self._start = 0
+            self._stop = stop - start
+
+    def buffered(self) -> int:
+        """How many received bytes are waiting to be read."""
+        return self._stop - self._start
+
+    def read_preamble(self) -> Optional[bytes]:
+        """Return the next preamble without its ``b'\\r\\n\\r\\n'``.
+
+        Returns ``None`` when the peer closed the connection before sending a
+        single byte (a clean close between messages).  Raises ``ValueError``
+        when the terminator is not within ``BUF_LEN`` bytes, or the peer
+        closed mid-preamble.
+        """
+        self._check_open()
+        buf = self._buf
+        index = buf.find(PREAMBLE_END, self._start, self._stop)
+        if index < 0:
+            index = self._fill_preamble()
+            if index < 0:
+                return None
+        preamble = self._view[self._start:index].tobytes()
+        self._start = index + 4
+        return preamble
+
+    def _fill_preamble(self) -> int:
+        self._compact()
+        buf = self._buf
+        view = self._view
+        stop = self._stop
+        deadline = -1.0
+        adjusted = False
+        if self.timeout is not None:
+            deadline = time.monotonic() + self.timeout
+        try:
+            while True:
+                if stop >= BUF_LEN:
+                    raise ValueError('{!r} not found in {!r}...'.format(
+                        PREAMBLE_END, bytes(buf[:32])
+                    ))
+                if deadline >= 0 and stop > 0:
+                    # A trickling peer gets `timeout` seconds for the whole
+                    # preamble, not `timeout` seconds per recv().
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError('preamble not received in time')
+                    self.sock.settimeout(left)
+                    adjusted = True
+                added = self._recv(view[stop:])
+                if added == 0:
+                    self._stop = stop
+                    if stop == 0:
+                        return -1
+                    raise ValueError('{!r} not found in {!r}...'.format(
+                        PREAMBLE_END, bytes(buf[:32])
+                    ))
+                index = buf.find(PREAMBLE_END, max(0, stop - 3), stop + added)
+                stop += added
+                if index >= 0:
+                    self._stop = stop
+                    return index
+        finally:
+            if adjusted:
+                self.sock.settimeout(self.timeout)
+
+    def readinto(self, dst: memoryview) -> int:
+        """Fill *dst* from the buffer, or straight from the socket when empty."""
+        self._check_open()
+        avail = self._stop - self._start
+        if avail:
+            size = min(avail, len(dst))
+            start = self._start
+            dst[0:size] = self._view[start:start + size]
+            self._start = start + size
+            return size
+        return self._recv(dst)
+
+    def read(self, size: int) -> bytes:
+        """Return exactly *size* bytes, or raise ``ValueError`` on early EOF."""
+        self._check_open()
+        start = self._start
+        avail = self._stop - start
+        if size <= avail:
+            self._start = start + size
+            return self._view[start:start + size].tobytes()
+        if size <= BUF_LEN:
+            self._compact()
+            stop = self._stop
+            view = self._view
+            while stop < size:
+                added = self._recv(view[stop:])
+                if added == 0:
+                    self._stop = stop
+                    raise ValueError(
+                        'expected to read {} bytes, but received {}'.format(size, stop)
+                    )
+                stop += added
+            self._stop = stop
+            self._start = size
+            return view[0:size].tobytes()
+        # Bigger than the buffer: drain it, then receive the rest directly.
+        out = bytearray(size)
+        dst = memoryview(out)
+        got = self.readinto(dst)
+        while got < size:
+            added = self._recv(dst[got:])
+            if added == 0:
+                raise ValueError(
+                    'expected to read {} bytes, but received {}'.format(size, got)
+                )
+            got += added
+        return bytes(out)
+
+    def readline(self, size: int) -> bytes:
+        """Return one line ending in ``b'\\r\\n'`` found within *size* bytes."""
+        self._check_open()
+        buf = self._buf
+        start = self._start
+        stop = self._stop
+        index = buf.find(LINE_END, start, min(stop, start + size))
+        if index < 0:
+            self._compact()
+            start = 0
+            stop = self._stop
+            view = self._view
+            while True:
+                if stop >= size:
+                    raise ValueError('{!r} not found in {!r}...'.format(
+                        LINE_END, bytes(buf[:32])
+                    ))
+                added = self._recv(view[stop:])
+                if added == 0:
+                    self._stop = stop
+                    raise ValueError('{!r} not found in {!r}...'.format(
+                        LINE_END, bytes(buf[:32])
+                    ))
+                index = buf.find(LINE_END, max(0, stop - 1), min(stop + added, size))
+                stop += added
+                if index >= 0:
+                    break
+            self._stop = stop
+        self._start = index + 2
+        return self._view[start:index + 2].tobytes()
+
+
+class Writer:
+    """Buffered writing of whole messages to one connected socket."""
+
+    __slots__ = ('sock', '_send', '_parts', '_size', '_closed')
+
+    def __init__(self, sock: Any) -> None:
+        self.sock = sock
+        self._send = sock.send
+        self._parts: list = []
+        self._size = 0
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._parts = []
+            self._size = 0
+            self.sock.close()
+
+    def _send_all(self, data: Buffer) -> None:
+        size = len(data)
+        sent = _check_sent(self._send(data), size)
+        if sent == size:
+            return
+        view = memoryview(data)
+        while sent < size:
+            added = _check_sent(self._send(view[sent:]), size - sent)
+            if added == 0:
+                raise ValueError(
+                    'expected to write {} bytes, but sent {}'.format(size, sent)
+                )
+            sent += added
+
+    def write(self, data: Buffer) -> int:
+        """Queue *data*; send the queue first if it would exceed ``BUF_LEN``."""
+        if self._closed:
+            raise ValueError('Connection is closed')
+        size = len(data)
+        if self._size + size > BUF_LEN:
+            self.flush()
+            if size > BUF_LEN:
+                self._send_all(data)
+                return size
+        self._parts.append(data)
+        self._size += size
+        return size
+
+    def flush(self) -> None:
+        """Send everything queued, in one ``send()`` when the kernel allows."""
+        parts = self._parts
+        if parts:
+            data = parts[0] if len(parts) == 1 else b''.join(parts)
+            self._parts = []
+            self._size = 0
+            self._send_all(data)
