@@ -10,9 +10,9 @@ A request's URI is split by the server into three parts:
 
 The functions here only rely on those three attributes (duck typing), so they
 work with ``degu.server.Request`` and with any look-alike object, for example
-one built by a test.  ``degu.server.Request`` has the same operation as a method
-(``Request.shift_path()``, which returns ``None`` when ``path`` is empty); the
-function kept here raises ``IndexError`` instead, as it always has.
+one built by a test.  ``degu.server.Request`` has the same operation as a
+method (``Request.shift_path()``, which returns ``None`` when ``path`` is
+empty); the function kept here raises ``IndexError`` instead.
 
 Invariant kept by ``shift_path()``: ``absolute_uri(request)`` never changes.
 """
