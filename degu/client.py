@@ -1,0 +1,280 @@
+"""The HTTP client: ``Client`` knows where the server is, ``Connection`` talks.
+
+``Client(address)`` is a small, stateless, thread-safe description of a
+server: its address, the headers every request carries (``host``, optional
+``authorization``), a timeout.  ``Client.connect()`` opens a new socket and
+returns a ``Connection``, which sends requests one at a time and reads each
+response::
+
+    Connection.request(method, uri, headers, body)
+        -> checks (method, body allowed, previous response body consumed)
+        -> write request -> read response -> Response(status, reason, headers, body)
+
+A ``Connection`` is not thread-safe.  Any exception inside ``request()``
+closes it (its stream position is unknown afterwards); later calls raise
+``ValueError('Connection is closed')``.
+"""
+
+import socket
+from typing import Any, Dict, Optional, Tuple
+
+from .bodies import api
+from .errors import TYPE_ERROR, TYPE_ERROR2
+from .limits import BODY_CONSUMED
+from .messages import Response, read_response, set_default_header, write_request
+from .ranges import Range
+from .server import _unsupported_options, address_family
+from .sockio import Reader, Writer
+
+__all__ = ('Client', 'SSLClient', 'Connection', 'Response')
+
+DEFAULT_TIMEOUT = 65
+
+_METHODS = frozenset(['GET', 'PUT', 'POST', 'HEAD', 'DELETE'])
+_BODY_METHODS = frozenset(['PUT', 'POST'])
+
+BaseHeaders = Optional[Tuple[Tuple[str, str], ...]]
+
+
+class Connection:
+    """One client connection: send requests, read responses, in turn.
+
+    Built by ``Client.connect()``; ``sock`` is any connected socket-like
+    object with ``close()``, ``recv_into()`` and ``send()``.
+    """
+
+    __slots__ = ('sock', 'base_headers', '_reader', '_writer', '_response_body',
+                 '_closed')
+
+    def __init__(self, sock: Any, base_headers: BaseHeaders) -> None:
+        try:
+            for name in ('close', 'recv_into', 'send'):
+                if not callable(getattr(sock, name)):
+                    raise TypeError('sock.{}() is not callable'.format(name))
+            if base_headers is not None and type(base_headers) is not tuple:
+                raise TypeError(
+                    TYPE_ERROR2.format('base_headers', tuple, type(base_headers))
+                )
+        except BaseException:
+            close = getattr(sock, 'close', None)
+            if callable(close):
+                close()
+            raise
+        self.sock = sock
+        self.base_headers = base_headers
+        self._reader = Reader(sock)
+        self._writer = Writer(sock)
+        self._response_body: Any = None
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed or self._reader.closed
+
+    @property
+    def api(self) -> Any:
+        return api
+
+    @property
+    def bodies(self) -> Any:
+        """Deprecated alias of ``api``."""
+        return api
+
+    def close(self) -> Any:
+        """Close the socket; the first call returns ``sock.close()``'s result."""
+        if self._closed:
+            return None
+        self._closed = True
+        self._response_body = None
+        return self.sock.close()
+
+    def request(self, method: str, uri: str, headers: Dict[str, Any],
+                body: Any) -> Response:
+        """Send one request and return its ``Response``.
+
+        ``headers`` is updated in place with the base headers and the
+        framing header.  The body of the previous response must have been
+        consumed first.
+        """
+        if self.closed:
+            raise ValueError('Connection is closed')
+        try:
+            if method not in _METHODS:
+                raise ValueError('bad method: {!r}'.format(method))
+            if body is not None and method not in _BODY_METHODS:
+                raise ValueError(
+                    'when method is {!r}, body must be None; got a {!r}'.format(
+                        method, type(body)
+                    )
+                )
+            previous = self._response_body
+            if previous is not None and previous.state != BODY_CONSUMED:
+                raise ValueError(
+                    'response body not consumed: {!r}'.format(previous)
+                )
+            if self.base_headers:
+                headers.update(self.base_headers)
+            write_request(self._writer, method, uri, headers, body)
+            response = read_response(self._reader, method)
+            self._response_body = response.body
+            return response
+        except BaseException:
+            self.close()
+            raise
+
+    def get(self, uri: str, headers: Dict[str, Any]) -> Response:
+        return self.request('GET', uri, headers, None)
+
+    def head(self, uri: str, headers: Dict[str, Any]) -> Response:
+        return self.request('HEAD', uri, headers, None)
+
+    def delete(self, uri: str, headers: Dict[str, Any]) -> Response:
+        return self.request('DELETE', uri, headers, None)
+
+    def put(self, uri: str, headers: Dict[str, Any], body: Any) -> Response:
+        return self.request('PUT', uri, headers, body)
+
+    def post(self, uri: str, headers: Dict[str, Any], body: Any) -> Response:
+        return self.request('POST', uri, headers, body)
+
+    def get_range(self, uri: str, headers: Dict[str, Any], start: int,
+                  stop: int) -> Response:
+        """GET bytes ``start`` up to (not including) ``stop``."""
+        set_default_header(headers, 'range', Range(start, stop))
+        return self.request('GET', uri, headers, None)
+
+
+def _build_host(default_port: int, host: Any, port: Any, *extra: Any) -> str:
+    """The ``host`` header for a tuple address (port left out when default)."""
+    if type(host) is not str:
+        raise TypeError(TYPE_ERROR.format('host', str, type(host), host))
+    if type(port) is not int:
+        raise TypeError(TYPE_ERROR.format('port', int, type(port), port))
+    if ':' in host:
+        host = '[' + host + ']'
+    if port == default_port:
+        return host
+    return '{}:{}'.format(host, port)
+
+
+class Client:
+    """Where a server is and how to talk to it; ``connect()`` opens a connection.
+
+    >>> Client(('127.0.0.1', 5984)).host
+    '127.0.0.1:5984'
+    """
+
+    _default_port = 80
+    _options: Tuple[str, ...] = ('host', 'authorization', 'timeout', 'on_connect')
+
+    def __init__(self, address: Any, **options: Any) -> None:
+        self.family = address_family(address)
+        _unsupported_options(type(self).__name__, options, self._options)
+        self.address = address
+        self.options = options
+        if type(address) is tuple:
+            default_host: Optional[str] = _build_host(self._default_port, *address)
+        else:
+            default_host = None
+        self.host = options.get('host', default_host)
+        self.authorization = options.get('authorization', None)
+        self.timeout = options.get('timeout', DEFAULT_TIMEOUT)
+        self.on_connect = options.get('on_connect', None)
+        if self.on_connect is not None and not callable(self.on_connect):
+            raise TypeError('on_connect: not callable: {!r}'.format(self.on_connect))
+        self._headers: Dict[str, str] = {}
+        if self.authorization:
+            self._headers['authorization'] = self.authorization
+        if self.host:
+            self._headers['host'] = self.host
+        self.base_headers = self._build_base_headers()
+
+    def _build_base_headers(self) -> BaseHeaders:
+        if not self._headers:
+            return None
+        return tuple(sorted(self._headers.items()))
+
+    def set_base_header(self, name: str, value: Optional[str]) -> None:
+        """Set (or with ``None`` remove) a header sent with every request."""
+        if type(name) is not str:
+            raise TypeError(TYPE_ERROR.format('name', str, type(name), name))
+        if name != name.lower() or not name:
+            raise ValueError('name must be lowercase; got {!r}'.format(name))
+        if value is None:
+            self._headers.pop(name, None)
+        elif type(value) is not str:
+            raise TypeError(TYPE_ERROR.format('value', str, type(value), value))
+        else:
+            self._headers[name] = value
+        self.base_headers = self._build_base_headers()
+
+    def __repr__(self) -> str:
+        return '{}({!r})'.format(type(self).__name__, self.address)
+
+    def create_socket(self) -> socket.socket:
+        """Open and connect a new socket to the server."""
+        address = self.address
+        family = self.family
+        if family == socket.AF_INET:
+            # Any 2-tuple: an IPv4 address, a DNS name, or even an IPv6 host.
+            sock = socket.create_connection(address, timeout=self.timeout)
+        else:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(self.timeout)
+                if family == socket.AF_UNIX:
+                    if hasattr(socket, 'SO_PASSCRED'):
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+                sock.connect(address)
+            except BaseException:
+                sock.close()
+                raise
+        if family != socket.AF_UNIX:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+    def connect(self) -> Connection:
+        """Open a new ``Connection`` (and run the ``on_connect`` hook, if any)."""
+        conn = Connection(self.create_socket(), self.base_headers)
+        on_connect = self.on_connect
+        if on_connect is not None:
+            try:
+                accepted = on_connect(conn)
+            except BaseException:
+                conn.close()
+                raise
+            if accepted is not True:
+                conn.close()
+                raise ValueError('on_connect() did not return True')
+        return conn
+
+
+class SSLClient(Client):
+    """A ``Client`` that speaks TLS (``sslctx``: config dict or ``SSLContext``)."""
+
+    _default_port = 443
+    _options = Client._options + ('ssl_host',)
+
+    def __init__(self, sslctx: Any, address: Any, **options: Any) -> None:
+        from .tls import check_client_sslctx
+        self.sslctx = check_client_sslctx(sslctx)
+        super().__init__(address, **options)
+        default = address[0] if type(address) is tuple else None
+        self.ssl_host = options.get('ssl_host', default)
+
+    def __repr__(self) -> str:
+        return '{}(<sslctx>, {!r})'.format(type(self).__name__, self.address)
+
+    def create_socket(self) -> socket.socket:
+        sock = super().create_socket()
+        try:
+            return self.sslctx.wrap_socket(sock, server_hostname=self.ssl_host)
+        except BaseException:
+            sock.close()
+            raise
+
+
+def build_client_sslctx(sslconfig: Any) -> Any:
+    """Build a safe client ``ssl.SSLContext`` from a config dict (see degu.tls)."""
+    from .tls import build_client_sslctx as build
+    return build(sslconfig)
