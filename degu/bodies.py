@@ -83,7 +83,7 @@ def _check_rfile(rfile: Any, chunked: bool) -> None:
 
 
 def _get_write(wfile: Any) -> Callable[[Any], Any]:
-    write = wfile.write
+    write: Callable[[Any], Any] = wfile.write
     if not callable(write):
         raise TypeError('wfile.write() is not callable')
     return write

@@ -150,11 +150,10 @@ def _build_host(default_port: int, host: Any, port: Any, *extra: Any) -> str:
         raise TypeError(TYPE_ERROR.format('host', str, type(host), host))
     if type(port) is not int:
         raise TypeError(TYPE_ERROR.format('port', int, type(port), port))
-    if ':' in host:
-        host = '[' + host + ']'
+    name: str = '[' + host + ']' if ':' in host else host
     if port == default_port:
-        return host
-    return '{}:{}'.format(host, port)
+        return name
+    return '{}:{}'.format(name, port)
 
 
 class Client:

@@ -47,6 +47,9 @@ log = logging.getLogger('degu.server')
 # understood and fully handled, so the stream is still in a known state.
 KEEP_ALIVE_ERRORS = frozenset([404, 409, 412])
 
+# The interim response a client asking ``Expect: 100-continue`` waits for.
+CONTINUE = b'HTTP/1.1 100 Continue\r\n\r\n'
+
 # Listen backlog: connections queue here only briefly, since the accept loop
 # does nothing but accept and start threads.
 LISTEN_BACKLOG = 5
@@ -316,8 +319,14 @@ class Request:
         )
 
 
-def _check_response(request: Request, response: Any) -> Tuple[int, str, Any, Any]:
-    """Apply the checks of an app's response, in order (SPEC §8.3)."""
+def _check_response(request: Request, response: Any,
+                    unread_ok: bool = False) -> Tuple[int, str, Any, Any]:
+    """Apply the checks of an app's response, in order (SPEC §8.3).
+
+    *unread_ok* is True when the client is still waiting for ``100 Continue``:
+    then it has not sent the body, so answering without reading it is fine
+    (the connection is closed after the response).
+    """
     kind = type(response)
     if kind is not tuple and kind is not Response:
         raise TypeError(
@@ -333,7 +342,8 @@ def _check_response(request: Request, response: Any) -> Tuple[int, str, Any, Any
     if not (100 <= status <= 599):
         raise ValueError('need 100 <= status <= 599; got {}'.format(status))
     request_body = request._body
-    if request_body is not None and request_body.state != BODY_CONSUMED:
+    if (request_body is not None and request_body.state != BODY_CONSUMED
+            and not unread_ok):
         raise ValueError('request body not consumed: {!r}'.format(request_body))
     if body is not None and request._method == 'HEAD':
         raise TypeError(
@@ -539,14 +549,28 @@ class Server:
         app = self.app
         while not session._closed:
             (method, uri, headers, body, path, query) = read_request(reader)
+            if 'expect' in headers:
+                _expect_continue(reader, headers['expect'], body)
             request = Request(method, uri, headers, body, [], path, query)
+            response = app(session, request, api)
+            unread = body is not None and reader.has_interim()
             (status, reason, rheaders, rbody) = _check_response(
-                request, app(session, request, api)
+                request, response, unread
             )
             write_response(writer, status, reason, rheaders, rbody)
-            if status >= 400 and status not in KEEP_ALIVE_ERRORS:
+            if unread:
+                session.close('request body not sent after expect: 100-continue')
+            elif status >= 400 and status not in KEEP_ALIVE_ERRORS:
                 session.close('{} {}'.format(status, reason))
             session._count_request()
+
+
+def _expect_continue(reader: Reader, expect: str, body: Any) -> None:
+    """Handle ``Expect: 100-continue``, the only expectation HTTP defines."""
+    if expect.lower() != '100-continue':
+        raise ValueError('bad expect: {!r}'.format(expect))
+    if body is not None:
+        reader.send_before_body(CONTINUE)
 
 
 class SSLServer(Server):

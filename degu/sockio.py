@@ -25,7 +25,7 @@ mistaken for the start of the next one.
 """
 
 import time
-from typing import Any, Optional, Union
+from typing import Any, List, Optional, Union
 
 from .errors import TYPE_ERROR
 from .limits import BUF_LEN
@@ -60,7 +60,7 @@ class Reader:
     """Buffered reading from one connected socket (or anything with ``recv_into``)."""
 
     __slots__ = ('sock', '_recv_into', '_buf', '_view', '_start', '_stop',
-                 '_closed', 'timeout')
+                 '_closed', 'timeout', '_interim')
 
     def __init__(self, sock: Any, timeout: Optional[float] = None) -> None:
         self.sock = sock
@@ -72,6 +72,9 @@ class Reader:
         self._closed = False
         # When set, a whole preamble must arrive within this many seconds.
         self.timeout = timeout
+        # An interim response owed to the peer before it sends a body
+        # (``100 Continue``); sent by the first body read, see send_before_body().
+        self._interim = b''
 
     @property
     def closed(self) -> bool:
@@ -90,6 +93,24 @@ class Reader:
 
     def _recv(self, dst: memoryview) -> int:
         return _check_received(self._recv_into(dst), len(dst))
+
+    def send_before_body(self, interim: bytes) -> None:
+        """Owe *interim* to the peer: it is sent when the body is first read.
+
+        This is how ``Expect: 100-continue`` works: a client waits for
+        ``100 Continue`` before sending a body, and the server says so only
+        once the app actually reads that body.
+        """
+        self._interim = interim
+
+    def has_interim(self) -> bool:
+        """True while an owed interim response has not been sent."""
+        return bool(self._interim)
+
+    def _send_interim(self) -> None:
+        interim = self._interim
+        self._interim = b''
+        self.sock.sendall(interim)
 
     def _compact(self) -> None:
         """Move unread bytes to the front of the buffer."""
@@ -113,6 +134,7 @@ class Reader:
         closed mid-preamble.
         """
         self._check_open()
+        self._interim = b''
         buf = self._buf
         index = buf.find(PREAMBLE_END, self._start, self._stop)
         if index < 0:
@@ -166,6 +188,8 @@ class Reader:
     def readinto(self, dst: memoryview) -> int:
         """Fill *dst* from the buffer, or straight from the socket when empty."""
         self._check_open()
+        if self._interim:
+            self._send_interim()
         avail = self._stop - self._start
         if avail:
             size = min(avail, len(dst))
@@ -178,6 +202,8 @@ class Reader:
     def read(self, size: int) -> bytes:
         """Return exactly *size* bytes, or raise ``ValueError`` on early EOF."""
         self._check_open()
+        if self._interim:
+            self._send_interim()
         start = self._start
         avail = self._stop - start
         if size <= avail:
@@ -214,6 +240,8 @@ class Reader:
     def readline(self, size: int) -> bytes:
         """Return one line ending in ``b'\\r\\n'`` found within *size* bytes."""
         self._check_open()
+        if self._interim:
+            self._send_interim()
         buf = self._buf
         start = self._start
         stop = self._stop
@@ -251,7 +279,7 @@ class Writer:
     def __init__(self, sock: Any) -> None:
         self.sock = sock
         self._send = sock.send
-        self._parts: list = []
+        self._parts: List[Buffer] = []
         self._size = 0
         self._closed = False
 
