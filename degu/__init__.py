@@ -4,6 +4,8 @@ Importing ``degu`` is deliberately cheap: this module imports none of its
 submodules (nor ``socket``, ``ssl``, ``threading`` or ``multiprocessing``).
 """
 
+from typing import Any, Callable, Dict, Optional, Tuple
+
 __version__ = '0.19.0'
 
 IPv6_LOOPBACK = ('::1', 0, 0, 0)
@@ -11,3 +13,216 @@ IPv6_ANY = ('::', 0, 0, 0)
 IPv4_LOOPBACK = ('127.0.0.1', 0)
 IPv4_ANY = ('0.0.0.0', 0)
 ADDRESS_CONSTANTS = (IPv6_LOOPBACK, IPv6_ANY, IPv4_LOOPBACK, IPv4_ANY)
+
+
+# ---------------------------------------------------------------------------
+# Embedding: run a server in a background process
+#
+# The parent process imports ``multiprocessing`` only when a server is
+# started, and never ``degu.server``: the child builds the app, binds the
+# socket, reports the bound address (or the exception that stopped it) on a
+# queue, then serves until it is terminated.
+
+# Seconds between checks that a starting server process is still alive while
+# the parent waits for its address (startup itself may take any time).
+_STARTUP_POLL = 0.5
+
+# How a caught startup exception is described when it cannot travel through
+# the queue (it does not survive pickling).
+_UNPICKLABLE = 'server startup failed with an unpicklable exception: {!r}'
+
+
+def _transportable(error: BaseException) -> BaseException:
+    """*error* itself if it survives a pickle round trip, else a RuntimeError.
+
+    ``Queue.put()`` pickles in a background thread where a failure would be
+    lost, leaving the parent waiting forever; so we check first.
+    """
+    import pickle
+    try:
+        pickle.loads(pickle.dumps(error))
+    except Exception:
+        return RuntimeError(_UNPICKLABLE.format(error))
+    return error
+
+
+def _run_server(queue: Any, sslconfig: Optional[Dict[str, Any]], address: Any,
+                build_func: Callable[..., Any], build_args: Tuple[Any, ...],
+                options: Dict[str, Any]) -> None:
+    """Body of the server process: build, bind, report, serve forever.
+
+    A module-level function, so that it can be the target of a process
+    under any start method (``spawn`` and ``forkserver`` pickle it by name).
+    """
+    try:
+        from degu.server import Server, SSLServer
+        app = build_func(*build_args)
+        if sslconfig is None:
+            server = Server(address, app, **options)
+        else:
+            server = SSLServer(sslconfig, address, app, **options)
+    except BaseException as e:
+        queue.put(_transportable(e))
+        return
+    queue.put(server.address)
+    server.serve_forever()
+
+
+def _stop_process(process: Any) -> None:
+    """Terminate *process* and wait for it; does nothing the second time."""
+    process.terminate()
+    process.join()
+
+
+def _await_address(queue: Any, process: Any) -> Any:
+    """The child's first (and only) report: its bound address or an exception."""
+    import queue as queue_module
+    while True:
+        try:
+            return queue.get(timeout=_STARTUP_POLL)
+        except queue_module.Empty:
+            if not process.is_alive():
+                break
+    try:
+        # It may have reported just before exiting.
+        return queue.get(timeout=_STARTUP_POLL)
+    except queue_module.Empty:
+        raise RuntimeError(
+            'server process exited with code {!r} before reporting its '
+            'address'.format(process.exitcode)
+        ) from None
+
+
+def _start(context: Any, sslconfig: Optional[Dict[str, Any]], address: Any,
+           build_func: Callable[..., Any], build_args: Tuple[Any, ...],
+           options: Dict[str, Any]) -> Tuple[Any, Any]:
+    """Start a daemon server process with *context*; ``(process, address)``.
+
+    A startup exception raised in the child is re-raised here, after the
+    child has been terminated and joined.
+    """
+    queue = context.Queue()
+    process = context.Process(
+        target=_run_server,
+        args=(queue, sslconfig, address, build_func, build_args, options),
+        daemon=True,
+    )
+    process.start()
+    try:
+        report = _await_address(queue, process)
+    except BaseException:
+        _stop_process(process)
+        raise
+    finally:
+        queue.close()
+    if isinstance(report, BaseException):
+        _stop_process(process)
+        raise report
+    return (process, report)
+
+
+def _check_sslconfig(sslconfig: Any) -> None:
+    if type(sslconfig) is not dict:
+        from .errors import TYPE_ERROR
+        raise TypeError(
+            TYPE_ERROR.format('sslconfig', dict, type(sslconfig), sslconfig)
+        )
+
+
+def start_server(address: Any, build_func: Callable[..., Any],
+                 *build_args: Any, **options: Any) -> Tuple[Any, Any]:
+    """Run ``Server(address, build_func(*build_args), **options)`` in a process.
+
+    Returns ``(process, address)`` where *address* is the bound address (with
+    the kernel-assigned port, for instance).  The process is a daemon: stop
+    it with ``process.terminate()``.  *build_func* runs in the child, so it
+    must be a module-level function when the start method is not ``fork``.
+    """
+    import multiprocessing
+    return _start(multiprocessing.get_context(), None, address, build_func,
+                  build_args, options)
+
+
+def start_sslserver(sslconfig: Dict[str, Any], address: Any,
+                    build_func: Callable[..., Any], *build_args: Any,
+                    **options: Any) -> Tuple[Any, Any]:
+    """Like ``start_server()``, but run ``SSLServer(sslconfig, ...)``."""
+    _check_sslconfig(sslconfig)
+    import multiprocessing
+    return _start(multiprocessing.get_context(), sslconfig, address,
+                  build_func, build_args, options)
+
+
+_start_server = start_server
+_start_sslserver = start_sslserver
+
+
+class EmbeddedServer:
+    """A ``Server`` running in a background process, for as long as needed.
+
+    ``build_func(*build_args)`` is called in the child process to create the
+    app.  Stop the server with ``terminate()`` (also called on garbage
+    collection, and on leaving a ``with`` block)::
+
+        with EmbeddedServer(IPv4_LOOPBACK, build_app) as server:
+            client = Client(server.address)
+    """
+
+    # Class-level default, so terminate() works after a failed __init__.
+    process: Any = None
+
+    def __init__(self, address: Any, build_func: Callable[..., Any],
+                 *build_args: Any, **options: Any) -> None:
+        self.address = address
+        self.build_func = build_func
+        self.build_args = build_args
+        self.options = options
+        (self.process, self.address) = start_server(
+            address, build_func, *build_args, **options
+        )
+
+    def terminate(self) -> None:
+        """Stop the server process and wait for it; safe to call repeatedly."""
+        if self.process is not None:
+            _stop_process(self.process)
+
+    def __del__(self) -> None:
+        self.terminate()
+
+    def __enter__(self) -> 'EmbeddedServer':
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.terminate()
+
+
+class EmbeddedSSLServer:
+    """An ``SSLServer`` running in a background process (see ``EmbeddedServer``)."""
+
+    process: Any = None
+
+    def __init__(self, sslconfig: Dict[str, Any], address: Any,
+                 build_func: Callable[..., Any], *build_args: Any,
+                 **options: Any) -> None:
+        self.sslconfig = sslconfig
+        self.address = address
+        self.build_func = build_func
+        self.build_args = build_args
+        self.options = options
+        (self.process, self.address) = start_sslserver(
+            sslconfig, address, build_func, *build_args, **options
+        )
+
+    def terminate(self) -> None:
+        """Stop the server process and wait for it; safe to call repeatedly."""
+        if self.process is not None:
+            _stop_process(self.process)
+
+    def __del__(self) -> None:
+        self.terminate()
+
+    def __enter__(self) -> 'EmbeddedSSLServer':
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.terminate()
