@@ -1,0 +1,683 @@
+"""The ``python3 -m degu`` command line: ``serve``, ``request`` and ``bench``.
+
+``serve`` runs a Degu server in the foreground until Ctrl-C (or SIGTERM)::
+
+    python3 -m degu serve                       # current directory, FilesApp
+    python3 -m degu serve /srv/www --address [::1]:8080
+    python3 -m degu serve --app mymodule:build --address /tmp/app.socket
+    python3 -m degu serve --temp-pki            # TLS with a throw-away PKI
+
+``request`` sends one request and shows the response: status line, headers
+and chunk lines on stderr, body data on stdout::
+
+    python3 -m degu request GET 127.0.0.1:8000 /index.html
+
+``bench`` is handed to ``degu.bench.main()`` (imported only when used).
+
+Addresses are written the way people type them and turned into the forms
+``degu.server.Server`` and ``degu.client.Client`` take:
+
+=========================  ===========================================
+``HOST:PORT``              ``(HOST, PORT)`` -- IPv4 address or name
+``[V6ADDR]:PORT``          ``(V6ADDR, PORT, 0, 0)``
+``[V6ADDR%SCOPE]:PORT``    ``(V6ADDR, PORT, 0, SCOPE_ID)``; SCOPE is a
+                           number or an interface name such as ``eth0``
+anything with a ``/``      an ``AF_UNIX`` socket file (made absolute)
+``@NAME`` (Linux)          the abstract ``AF_UNIX`` name ``b'\\0NAME'``;
+                           a lone ``@`` lets the kernel pick one
+=========================  ===========================================
+
+Exit status: 0 on success (``serve`` stopped by a signal counts as success,
+``request`` got a status below 400), 1 on a runtime failure or an HTTP
+error status, 2 on bad command-line usage.
+"""
+
+import argparse
+import importlib
+import inspect
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from typing import (
+    Any, BinaryIO, Callable, Dict, Iterator, List, Optional, TextIO, Tuple, cast,
+)
+
+from . import __version__
+
+__all__ = ('main', 'parse_address', 'load_app', 'build_parser')
+
+DEFAULT_ADDRESS = '127.0.0.1:8000'
+"""Loopback only, so a bare ``serve`` never exposes files to the network."""
+
+MAX_PORT = 65535
+
+READ_SIZE = 65536
+"""Piece size when streaming a ``--chunked`` request body from a file or stdin."""
+
+MAX_STDIN_BODY = 16777216
+"""Largest non-chunked body read from stdin (``MAX_IO_SIZE``, one ``bytes``)."""
+
+SHOWN_CHUNK_BYTES = 32
+"""How much of each chunk's data the ``request`` chunk lines quote."""
+
+LOG_FORMAT = '%(asctime)s %(levelname)s %(name)s: %(message)s'
+
+Address = Any  # tuple, str or bytes: the forms Server and Client accept
+Chunk = Tuple[Optional[Tuple[str, str]], bytes]
+
+
+# -- addresses ---------------------------------------------------------------
+
+def _parse_port(text: str, original: str) -> int:
+    if not (text.isdigit() and text.isascii()) or len(text) > 5:
+        raise ValueError('bad port in address {!r}: {!r}'.format(original, text))
+    port = int(text)
+    if port > MAX_PORT:
+        raise ValueError('port out of range in address {!r}: {}'.format(original, port))
+    return port
+
+
+def _parse_scope(scope: str, original: str) -> int:
+    if scope.isdigit() and scope.isascii():
+        return int(scope)
+    try:
+        return socket.if_nametoindex(scope)
+    except OSError:
+        raise ValueError(
+            'unknown IPv6 scope in address {!r}: {!r}'.format(original, scope)
+        ) from None
+
+
+def parse_address(text: str) -> Address:
+    """Turn a command-line address into a ``Server``/``Client`` address.
+
+    >>> parse_address('127.0.0.1:8000')
+    ('127.0.0.1', 8000)
+    >>> parse_address('[::1]:0')
+    ('::1', 0, 0, 0)
+    >>> parse_address('[fe80::1%3]:5984')
+    ('fe80::1', 5984, 0, 3)
+    >>> parse_address('/run/app.socket')
+    '/run/app.socket'
+    >>> parse_address('@degu')
+    b'\\x00degu'
+    >>> parse_address('::1:8000')
+    Traceback (most recent call last):
+      ...
+    ValueError: IPv6 addresses need brackets, like [::1]:8000; got '::1:8000'
+    """
+    if type(text) is not str:
+        raise TypeError('address: need a str; got {!r}'.format(type(text)))
+    if not text:
+        raise ValueError('address is empty')
+    if '/' in text:
+        return os.path.abspath(text)
+    if text.startswith('@'):
+        if not sys.platform.startswith('linux'):
+            raise ValueError(
+                'abstract AF_UNIX names need Linux; got {!r}'.format(text)
+            )
+        name = text[1:]
+        return b'\x00' + name.encode() if name else b''
+    if text.startswith('['):
+        (inside, sep, rest) = text[1:].partition(']')
+        if not sep or not rest.startswith(':'):
+            raise ValueError(
+                'bad IPv6 address, need [V6ADDR]:PORT; got {!r}'.format(text)
+            )
+        port = _parse_port(rest[1:], text)
+        (host, pct, scope) = inside.partition('%')
+        if not host or ':' not in host:
+            raise ValueError('bad IPv6 address in {!r}: {!r}'.format(text, host))
+        scope_id = _parse_scope(scope, text) if pct else 0
+        return (host, port, 0, scope_id)
+    (host, sep, port_text) = text.rpartition(':')
+    if not sep:
+        raise ValueError(
+            'need HOST:PORT, [V6ADDR]:PORT or a socket path; got {!r}'.format(text)
+        )
+    if ':' in host:
+        raise ValueError(
+            'IPv6 addresses need brackets, like [::1]:8000; got {!r}'.format(text)
+        )
+    if not host:
+        raise ValueError('host is empty in address {!r}'.format(text))
+    return (host, _parse_port(port_text, text))
+
+
+def _address_arg(text: str) -> Address:
+    """argparse ``type=``: a bad address becomes a usage error (exit status 2)."""
+    try:
+        return parse_address(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+# -- loading an app ------------------------------------------------------------
+
+def _takes(signature: inspect.Signature, count: int) -> bool:
+    try:
+        signature.bind(*([None] * count))
+    except TypeError:
+        return False
+    return True
+
+
+def is_rgi_app(obj: Any) -> bool:
+    """True if *obj* can be called as ``app(session, request, api)``
+    but not with no arguments (which would make it a build function).
+
+    >>> is_rgi_app(lambda session, request, api: None)
+    True
+    >>> is_rgi_app(lambda: None)
+    False
+    """
+    if not callable(obj):
+        return False
+    try:
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):
+        # No introspectable signature (some builtins): assume an app.
+        return True
+    return _takes(signature, 3) and not _takes(signature, 0)
+
+
+def load_app(spec: str) -> Callable[..., Any]:
+    """Import ``module:callable`` and return the RGI app it names.
+
+    The callable may be the app itself (anything callable with
+    ``(session, request, api)``) or a build function called with no
+    arguments that returns the app.  ``callable`` may be a dotted path
+    (``module:obj.attr``).
+    """
+    (module_name, sep, attr_path) = spec.partition(':')
+    if not sep or not module_name or not attr_path:
+        raise ValueError('need MODULE:CALLABLE; got {!r}'.format(spec))
+    module = importlib.import_module(module_name)
+    obj: Any = module
+    for attr in attr_path.split('.'):
+        try:
+            obj = getattr(obj, attr)
+        except AttributeError:
+            raise ValueError('{!r} has no attribute {!r}'.format(
+                module_name, attr_path
+            )) from None
+    if not callable(obj):
+        raise ValueError('{} is not callable: {!r}'.format(spec, obj))
+    if is_rgi_app(obj):
+        return cast(Callable[..., Any], obj)
+    try:
+        signature: Optional[inspect.Signature] = inspect.signature(obj)
+    except (TypeError, ValueError):
+        signature = None
+    if signature is not None and not _takes(signature, 0):
+        raise ValueError(
+            '{} is neither an RGI app (session, request, api) nor a build '
+            'function taking no arguments'.format(spec)
+        )
+    app = obj()
+    if not callable(app):
+        raise ValueError('{}() returned a non-callable app: {!r}'.format(spec, app))
+    return cast(Callable[..., Any], app)
+
+
+# -- serve ---------------------------------------------------------------------
+
+def _abs_file(text: str) -> str:
+    return os.path.abspath(text)
+
+
+def _build_sslconfig(args: argparse.Namespace) -> Dict[str, Any]:
+    sslconfig: Dict[str, Any] = {'cert_file': args.cert, 'key_file': args.key}
+    if args.allow_anonymous:
+        sslconfig['allow_unauthenticated_clients'] = True
+    else:
+        sslconfig['ca_file'] = args.ca
+    return sslconfig
+
+
+def _check_serve_args(parser: argparse.ArgumentParser,
+                      args: argparse.Namespace) -> None:
+    """Cross-option rules that argparse cannot express by itself."""
+    if args.app is not None and args.directory is not None:
+        parser.error('give either a DIRECTORY or --app, not both')
+    tls_files = [name for name in ('cert', 'key', 'ca') if getattr(args, name)]
+    if args.temp_pki:
+        if tls_files:
+            parser.error('--temp-pki cannot be combined with --cert/--key/--ca')
+        return
+    if not args.tls:
+        if tls_files or args.allow_anonymous:
+            parser.error('--cert/--key/--ca/--allow-anonymous need --tls')
+        return
+    if not (args.cert and args.key):
+        parser.error('--tls needs --cert and --key (or use --temp-pki)')
+    if args.allow_anonymous and args.ca:
+        parser.error('--ca and --allow-anonymous exclude each other')
+    if not (args.ca or args.allow_anonymous):
+        parser.error('--tls needs --ca (client CA) or --allow-anonymous')
+
+
+def _build_app(parser: argparse.ArgumentParser,
+               args: argparse.Namespace) -> Callable[..., Any]:
+    if args.app is not None:
+        try:
+            return load_app(args.app)
+        except (ImportError, ValueError) as e:
+            parser.error('--app: {}'.format(e))
+    directory = os.path.abspath(args.directory or os.curdir)
+    if not os.path.isdir(directory):
+        parser.error('not a directory: {!r}'.format(directory))
+    from .applib import FilesApp
+    files_app: Callable[..., Any] = FilesApp(directory)
+    return files_app
+
+
+def _server_options(args: argparse.Namespace) -> Dict[str, Any]:
+    options: Dict[str, Any] = {}
+    for name in ('max_connections', 'max_requests', 'timeout'):
+        value = getattr(args, name)
+        if value is not None:
+            options[name] = value
+    return options
+
+
+def cmd_serve(parser: argparse.ArgumentParser, args: argparse.Namespace,
+              stdout: TextIO) -> int:
+    """Run a server until SIGINT/SIGTERM; return the exit status."""
+    _check_serve_args(parser, args)
+    app = _build_app(parser, args)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format=LOG_FORMAT, stream=sys.stderr,
+    )
+    options = _server_options(args)
+    pki: Any = None
+    try:
+        if args.temp_pki:
+            from .sslhelpers import TempPKI
+            pki = TempPKI(client_pki=not args.allow_anonymous)
+            if args.allow_anonymous:
+                sslconfig = pki.anonymous_server_sslconfig
+                client_config = pki.anonymous_client_sslconfig
+            else:
+                sslconfig = pki.server_sslconfig
+                client_config = pki.client_sslconfig
+            print('Client TLS config:', json.dumps(client_config, sort_keys=True),
+                  file=stdout, flush=True)
+        elif args.tls:
+            sslconfig = _build_sslconfig(args)
+        else:
+            sslconfig = None
+        try:
+            if sslconfig is None:
+                from .server import Server
+                server = Server(args.address, app, **options)
+            else:
+                from .server import SSLServer
+                server = SSLServer(sslconfig, args.address, app, **options)
+        except (OSError, ValueError, TypeError) as e:
+            print('degu serve: cannot serve on {!r}: {}'.format(args.address, e),
+                  file=sys.stderr, flush=True)
+            return 1
+        try:
+            print('Serving on {!r}'.format(server.address), file=stdout, flush=True)
+            return _run_until_signal(server)
+        finally:
+            if type(server.address) is str:
+                _unlink_quietly(server.address)
+    finally:
+        if pki is not None:
+            pki.__del__()
+
+
+def _unlink_quietly(filename: str) -> None:
+    try:
+        os.unlink(filename)
+    except OSError:
+        pass
+
+
+def _run_until_signal(server: Any) -> int:
+    """``serve_forever()`` in a thread until SIGINT or SIGTERM; 0 if stopped so.
+
+    The signal handlers only set an event; the main thread then calls
+    ``server.shutdown()`` outside of any handler, so the handler can never
+    need a lock held by the code it interrupted.  The handlers stay
+    installed for the rest of the process: a second Ctrl-C while shutting
+    down changes nothing, and the exit status stays 0.
+    """
+    stop = threading.Event()
+    failure: List[BaseException] = []
+
+    def serve() -> None:
+        try:
+            server.serve_forever()
+        except BaseException as e:  # reported by the main thread
+            failure.append(e)
+        finally:
+            stop.set()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    thread = threading.Thread(target=serve, name='degu-serve', daemon=True)
+    thread.start()
+    stop.wait()
+    server.shutdown()
+    thread.join()
+    if failure:
+        print('degu serve: server failed: {!r}'.format(failure[0]),
+              file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+# -- request -------------------------------------------------------------------
+
+def _header_arg(text: str) -> Tuple[str, str]:
+    """``-H 'Name: value'`` -> ``('name', 'value')`` (argparse ``type=``)."""
+    (name, sep, value) = text.partition(':')
+    name = name.strip()
+    value = value.strip()
+    if not sep or not name or not value:
+        raise argparse.ArgumentTypeError(
+            'need NAME:VALUE; got {!r}'.format(text)
+        )
+    return (name.lower(), value)
+
+
+def _read_pieces(fp: BinaryIO) -> Iterator[bytes]:
+    while True:
+        data = fp.read(READ_SIZE)
+        if not data:
+            return
+        yield data
+
+
+def _chunks_from(fp: BinaryIO) -> Iterator[Chunk]:
+    for data in _read_pieces(fp):
+        yield (None, data)
+    yield (None, b'')
+
+
+def _load_tls_config(text: str) -> Dict[str, Any]:
+    """A JSON object given inline (``{...}``) or as the name of a file."""
+    if text.lstrip().startswith('{'):
+        config = json.loads(text)
+    else:
+        with open(text) as fp:
+            config = json.load(fp)
+    if type(config) is not dict:
+        raise ValueError('TLS config must be a JSON object; got {!r}'.format(config))
+    return cast(Dict[str, Any], config)
+
+
+def _build_client(args: argparse.Namespace) -> Any:
+    options = {'timeout': args.timeout}
+    if args.tls_config is not None or args.tls:
+        from .client import SSLClient
+        config = _load_tls_config(args.tls_config) if args.tls_config else {}
+        return SSLClient(config, args.address, **options)
+    from .client import Client
+    return Client(args.address, **options)
+
+
+def _open_body(args: argparse.Namespace, stdin: BinaryIO,
+               files: List[BinaryIO]) -> Any:
+    """The request body for ``--data-file`` (``-`` = stdin), or None."""
+    from .bodies import Body, ChunkedBodyIter
+    name = args.data_file
+    if name is None:
+        return None
+    if name == '-':
+        if args.chunked:
+            return ChunkedBodyIter(_chunks_from(stdin))
+        data = stdin.read(MAX_STDIN_BODY + 1)
+        if len(data) > MAX_STDIN_BODY:
+            raise ValueError(
+                'stdin body exceeds {} bytes; use --chunked'.format(MAX_STDIN_BODY)
+            )
+        return data
+    fp = open(name, 'rb')
+    files.append(fp)
+    if args.chunked:
+        return ChunkedBodyIter(_chunks_from(fp))
+    return Body(fp, os.fstat(fp.fileno()).st_size)
+
+
+def format_chunk_line(chunk: Chunk) -> str:
+    """The stderr line shown for one received chunk.
+
+    >>> format_chunk_line((('k', 'v'), b'hello'))
+    "chunk 5 ;k=v: b'hello'"
+    >>> format_chunk_line((None, b''))
+    "chunk 0: b''"
+    """
+    (ext, data) = chunk
+    shown = repr(data[:SHOWN_CHUNK_BYTES])
+    if len(data) > SHOWN_CHUNK_BYTES:
+        shown += '...'
+    if ext is None:
+        return 'chunk {}: {}'.format(len(data), shown)
+    return 'chunk {} ;{}={}: {}'.format(len(data), ext[0], ext[1], shown)
+
+
+def _show_response(response: Any, out: BinaryIO, err: TextIO) -> None:
+    print('HTTP/1.1 {} {}'.format(response.status, response.reason), file=err)
+    for name in sorted(response.headers):
+        print('{}: {}'.format(name, response.headers[name]), file=err)
+    print(file=err, flush=True)
+    body = response.body
+    if body is None:
+        return
+    if body.chunked:
+        for chunk in body:
+            print(format_chunk_line(chunk), file=err, flush=True)
+            out.write(chunk[1])
+            out.flush()
+    else:
+        for data in body:
+            out.write(data)
+        out.flush()
+
+
+def cmd_request(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                stdin: BinaryIO, stdout: BinaryIO, stderr: TextIO) -> int:
+    """Send one request, show the response; 0 if status < 400, else 1."""
+    if args.chunked and args.data_file is None:
+        parser.error('--chunked needs --data-file')
+    if args.data_file is not None and args.method not in ('PUT', 'POST'):
+        parser.error('only PUT and POST requests can have a body')
+    if args.tls and args.tls_config:
+        parser.error('--tls and --tls-config exclude each other')
+    headers = dict(args.headers)
+    files: List[BinaryIO] = []
+    conn: Any = None
+    try:
+        client = _build_client(args)
+        body = _open_body(args, stdin, files)
+        conn = client.connect()
+        response = conn.request(args.method, args.uri, headers, body)
+        _show_response(response, stdout, stderr)
+    except (OSError, ValueError, TypeError) as e:
+        print('degu request: {}: {}'.format(type(e).__name__, e),
+              file=stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        return 130  # the shell's convention for "killed by SIGINT"
+    finally:
+        if conn is not None:
+            conn.close()
+        for fp in files:
+            fp.close()
+    return 0 if response.status < 400 else 1
+
+
+# -- bench -----------------------------------------------------------------------
+
+def cmd_bench(argv: List[str]) -> int:
+    """Hand the arguments to ``degu.bench.main()`` (imported only now)."""
+    try:
+        from . import bench
+    except ImportError as e:
+        print('degu bench: not available: {}'.format(e), file=sys.stderr)
+        return 1
+    status = bench.main(argv)
+    return 0 if status is None else int(status)
+
+
+# -- the parser ------------------------------------------------------------------
+
+ADDRESS_HELP = (
+    'HOST:PORT, [V6ADDR]:PORT, [V6ADDR%%SCOPE]:PORT, a socket file path '
+    '(anything containing "/"), or @NAME for a Linux abstract socket'
+)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError('need an integer; got {!r}'.format(text))
+    if value <= 0:
+        raise argparse.ArgumentTypeError('need an integer > 0; got {}'.format(value))
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError('need a number; got {!r}'.format(text))
+    if not (value > 0):
+        raise argparse.ArgumentTypeError('need a number > 0; got {!r}'.format(text))
+    return value
+
+
+def _add_serve(subparsers: Any) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        'serve',
+        help='serve a directory or an RGI app',
+        description=(
+            'Serve DIRECTORY (default: the current one) with '
+            'degu.applib.FilesApp, or the RGI app named by --app. Prints '
+            '"Serving on ADDRESS" once listening, logs each connection on '
+            'stderr, and exits with status 0 on Ctrl-C or SIGTERM.'
+        ),
+    )
+    p.add_argument('directory', nargs='?', metavar='DIRECTORY',
+                   help='directory to serve (default: the current directory)')
+    p.add_argument('--app', metavar='MODULE:CALLABLE',
+                   help='serve this RGI app, or the app returned by calling '
+                        'this build function with no arguments')
+    p.add_argument('-a', '--address', type=_address_arg, default=DEFAULT_ADDRESS,
+                   metavar='ADDRESS',
+                   help='where to listen (default: {}; port 0 lets the kernel '
+                        'choose): {}'.format(DEFAULT_ADDRESS, ADDRESS_HELP))
+    tls = p.add_argument_group('TLS')
+    tls.add_argument('--tls', action='store_true',
+                     help='serve over TLS with --cert, --key and --ca '
+                          '(or --allow-anonymous)')
+    tls.add_argument('--cert', type=_abs_file, metavar='FILE',
+                     help='server certificate (PEM)')
+    tls.add_argument('--key', type=_abs_file, metavar='FILE',
+                     help='server private key (PEM)')
+    tls.add_argument('--ca', type=_abs_file, metavar='FILE',
+                     help='CA that issues client certificates (PEM); clients '
+                          'without a certificate from it are refused')
+    tls.add_argument('--allow-anonymous', action='store_true',
+                     help='accept clients without a certificate (instead of --ca)')
+    tls.add_argument('--temp-pki', action='store_true',
+                     help='serve over TLS with a throw-away PKI (needs the '
+                          'openssl command) and print the client config (JSON) '
+                          'for "request --tls-config"')
+    opts = p.add_argument_group('server options')
+    opts.add_argument('--max-connections', type=_positive_int, metavar='N',
+                      help='concurrent connections (default: 50)')
+    opts.add_argument('--max-requests', type=_positive_int, metavar='N',
+                      help='requests per connection (default: 1000)')
+    opts.add_argument('--timeout', type=_positive_float, metavar='SECONDS',
+                      help='socket timeout (default: 30)')
+    p.add_argument('-q', '--quiet', action='store_true',
+                   help='log only warnings and errors')
+    # So that cross-option errors are reported by the sub-parser (its usage).
+    p.set_defaults(command_parser=p)
+    return p
+
+
+def _add_request(subparsers: Any) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        'request',
+        help='send one request and show the response',
+        description=(
+            'Send one request. The status line, the headers and one line per '
+            'received chunk ("chunk SIZE [;KEY=VALUE]: DATA") go to stderr; '
+            'the body data goes to stdout. Exit status 0 if the status is '
+            'below 400, else 1.'
+        ),
+    )
+    p.add_argument('method', metavar='METHOD',
+                   choices=('GET', 'HEAD', 'PUT', 'POST', 'DELETE'),
+                   help='GET, HEAD, PUT, POST or DELETE')
+    p.add_argument('address', type=_address_arg, metavar='ADDRESS',
+                   help=ADDRESS_HELP)
+    p.add_argument('uri', metavar='URI', help='request URI, like /index.html')
+    p.add_argument('-H', '--header', dest='headers', action='append',
+                   type=_header_arg, default=[], metavar='NAME:VALUE',
+                   help='add a request header (repeatable); names are '
+                        'lower-cased')
+    p.add_argument('-d', '--data-file', metavar='FILE',
+                   help='send this file as the body ("-" reads stdin)')
+    p.add_argument('--chunked', action='store_true',
+                   help='send the body with chunked transfer-encoding')
+    p.add_argument('--tls', action='store_true',
+                   help='use TLS, verifying the server with the system CAs')
+    p.add_argument('--tls-config', metavar='JSON',
+                   help='use TLS with this client config: a JSON file, or '
+                        'inline JSON starting with "{" (as printed by '
+                        '"serve --temp-pki")')
+    p.add_argument('--timeout', type=_positive_float, default=65.0,
+                   metavar='SECONDS', help='socket timeout (default: 65)')
+    p.set_defaults(command_parser=p)
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog='python3 -m degu',
+        description='Degu: an embedded HTTP/1.1 server and client library.',
+        epilog='Run "python3 -m degu COMMAND --help" for the options of a command.',
+    )
+    parser.add_argument('--version', action='version',
+                        version='degu {}'.format(__version__))
+    subparsers = parser.add_subparsers(dest='command', metavar='COMMAND')
+    subparsers.required = True
+    _add_serve(subparsers)
+    _add_request(subparsers)
+    subparsers.add_parser(
+        'bench', add_help=False,
+        help='run the benchmark (see "python3 -m degu bench --help")',
+    )
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the command line; return the exit status."""
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv and argv[0] == 'bench':
+        # Every option after "bench" belongs to degu.bench, --help included.
+        return cmd_bench(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == 'serve':
+        return cmd_serve(args.command_parser, args, sys.stdout)
+    return cmd_request(args.command_parser, args, sys.stdin.buffer,
+                       sys.stdout.buffer, sys.stderr)
