@@ -25,7 +25,7 @@ ADDRESS_CONSTANTS = (IPv6_LOOPBACK, IPv6_ANY, IPv4_LOOPBACK, IPv4_ANY)
 
 # Seconds between checks that a starting server process is still alive while
 # the parent waits for its address (startup itself may take any time).
-_STARTUP_POLL = 0.5
+_STARTUP_POLL = 0.1
 
 # How a caught startup exception is described when it cannot travel through
 # the queue (it does not survive pickling).
@@ -61,7 +61,10 @@ def _run_server(queue: Any, sslconfig: Optional[Dict[str, Any]], address: Any,
             server = Server(address, app, **options)
         else:
             server = SSLServer(sslconfig, address, app, **options)
-    except BaseException as e:
+    except Exception as e:
+        # Not BaseException: a SystemExit or KeyboardInterrupt here should
+        # end the child (the parent then reports its exit code), not travel
+        # to the parent and end that too.
         queue.put(_transportable(e))
         return
     queue.put(server.address)
