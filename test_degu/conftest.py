@@ -18,3 +18,31 @@ def pki() -> Iterator[TempPKI]:
     temp_pki = TempPKI()
     yield temp_pki
     temp_pki.__del__()
+
+
+# --- The `slow` marker (appended for test_fuzz.py) -------------------------
+# Long randomized runs are marked @pytest.mark.slow and skipped unless
+# pytest is given --run-slow (e.g. `python3 -m pytest --run-slow`).
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        '--run-slow', action='store_true', default=False,
+        help='also run the tests marked slow (long fuzzing runs)',
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        'markers', 'slow: long-running test, skipped unless --run-slow is given'
+    )
+
+
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: 'list[pytest.Item]'
+) -> None:
+    if config.getoption('--run-slow'):
+        return
+    skip_slow = pytest.mark.skip(reason='slow test: needs --run-slow')
+    for item in items:
+        if 'slow' in item.keywords:
+            item.add_marker(skip_slow)

@@ -946,3 +946,69 @@ def test_public_functions_exist():
         'parse_request', 'parse_response',
     ):
         assert callable(getattr(parsing, name)), name
+
+
+# ---------------------------------------------------------------------------
+# Results are fresh objects, whatever the parser caches internally.
+
+def test_parse_request_results_are_independent():
+    preamble = b'GET /a/b?c HTTP/1.1\r\nHost: h'
+    first = parse_request(preamble)
+    first[3].append('mutated')
+    first[2]['host'] = 'mutated'
+    del first[3][0]
+    second = parse_request(preamble)
+    assert second == ('GET', '/a/b?c', {'host': 'h'}, ['a', 'b'], 'c')
+    assert second[3] is not first[3]
+    assert second[2] is not first[2]
+
+
+def test_parse_response_results_are_independent():
+    preamble = b'HTTP/1.1 200 OK\r\nX: y'
+    first = parse_response(preamble)
+    first[2]['x'] = 'mutated'
+    assert parse_response(preamble) == (200, 'OK', {'x': 'y'})
+
+
+def test_parse_uri_results_are_independent():
+    first = parse_uri(b'/a/b')
+    first[2].append('c')
+    assert parse_uri(b'/a/b') == ('/a/b', [], ['a', 'b'], None)
+
+
+def test_many_distinct_names_and_uris():
+    # Far more distinct names and URIs than any internal cache holds: every
+    # one is still parsed right, and bad ones are still refused afterwards.
+    for i in range(1500):
+        name = 'X-{}'.format(i).encode()
+        preamble = b'GET /p' + str(i).encode() + b' HTTP/1.1\r\n' + name + b': v'
+        assert parse_request(preamble) == (
+            'GET', '/p{}'.format(i), {name.decode().lower(): 'v'},
+            ['p{}'.format(i)], None,
+        )
+        assert parse_response(b'HTTP/1.1 200 OK\r\n' + name + b': v') == (
+            200, 'OK', {name.decode().lower(): 'v'}
+        )
+    check_error(parse_request, b'GET /p1 HTTP/1.1\r\nX_1: v',
+                "bad bytes in header name: b'X_1'")
+    check_error(parse_request, b'GET /p1/.. HTTP/1.1',
+                "bad path component: b'..'")
+    check_error(parse_response, b'HTTP/1.1 200 OK\r\nX-1: v\r\nx-1: v',
+                "duplicate header: b'x-1: v'")
+
+
+@pytest.mark.parametrize('preamble, message', [
+    # The same input twice: a cache filled by the first call must not
+    # change the second outcome.
+    (b'GET /foo HTTP/1.1\r\nFoob', "bad header line: b'Foob'"),
+    (b'GET /foo HTTP/1.1\r\nFoo: ', 'header value is empty'),
+    (b'GET /foo HTTP/1.1\r\nA: 1\r\na: 2', "duplicate header: b'a: 2'"),
+    (b'HEAD /foo HTTP/1.1\r\nContent-Length: 1',
+     "'HEAD' request with a 'content-length' header"),
+    (b'GET /foo?x HTTP/1.1\r\nContent-Length: 01', "bad content-length: b'01'"),
+])
+def test_parse_request_errors_repeat(preamble, message):
+    for _ in range(3):
+        check_error(parse_request, preamble, message)
+    # And the valid prefix still parses.
+    assert parse_request(preamble.split(b'\r\n')[0])[0] in ('GET', 'HEAD')

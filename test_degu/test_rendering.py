@@ -497,3 +497,24 @@ def test_format_chunk_check_order():
                 format_chunk, (['k', 'v'], 'not bytes'))
     check_error(ValueError, "bad chunk extension value: ''",
                 format_chunk, (('k', ''), None))
+
+
+# ---------------------------------------------------------------------------
+# Whatever the renderer caches, every call is checked in full.
+
+def test_key_checks_not_skipped_after_a_good_render():
+    assert render_response(200, 'OK', {'x': 'v'}) == b'HTTP/1.1 200 OK\r\nx: v\r\n\r\n'
+    # A str subclass equal to a key seen before is still refused.
+    check_both(TypeError, TYPE_ERROR.format('key', str, MyStr, MyStr('x')),
+               {MyStr('x'): 'v'})
+    # And the value of a known key is still checked.
+    check_both(ValueError, "bad val: 'a\\r\\nb'", {'x': 'a\r\nb'})
+
+
+def test_many_distinct_keys():
+    for i in range(0, 1500, 20):
+        headers = {'k{}'.format(j): 'v' for j in range(i, i + 20)}
+        out = render_response(200, 'OK', headers)
+        assert out.count(b': v\r\n') == 20
+    check_both(ValueError, "bad key: 'K1'", {'K1': 'v'})
+    check_both(ValueError, 'key is too long: {!r}'.format('k' * 33), {'k' * 33: 'v'})
