@@ -1,0 +1,628 @@
+"""Unit tests for degu.server: Server, Session and Request (SPEC §10.3, §13).
+
+These tests build the objects and check their options, attributes, reprs and
+error messages.  The few that need a running accept loop (shutdown, the
+context manager) start ``serve_forever()`` in a daemon thread of the test
+process; everything that talks HTTP lives in test_e2e.py.
+"""
+
+import functools
+import os
+import shutil
+import socket
+import tempfile
+import threading
+from typing import Any, Iterator, List
+
+import pytest
+
+from degu import server
+from degu.base import (
+    DELETE_BIT,
+    GET_BIT,
+    HEAD_BIT,
+    POST_BIT,
+    PUT_BIT,
+    TYPE_ERROR,
+    TYPE_ERROR2,
+)
+from degu.client import Client
+from degu.server import Request, Server, Session
+
+HAVE_ABSTRACT = os.uname().sysname == 'Linux'
+
+
+def _have_ipv6() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.bind(('::1', 0))
+    except OSError:
+        return False
+    return True
+
+
+HAVE_IPV6 = _have_ipv6()
+
+
+def app(session: Any, request: Any, api: Any) -> Any:
+    if request.body is not None:
+        request.body.read()
+    return (200, 'OK', {}, b'hello, world')
+
+
+class AppClass:
+    def __call__(self, session: Any, request: Any, api: Any) -> Any:
+        return app(session, request, api)
+
+
+class AppWithConnect(AppClass):
+    def on_connect(self, session: Any, sock: Any) -> bool:
+        return True
+
+
+class AppBadConnect(AppClass):
+    on_connect = 'nope'
+
+
+@pytest.fixture
+def tmpdir_short() -> Iterator[str]:
+    """A short temporary directory (AF_UNIX paths are limited to 108 bytes)."""
+    path = tempfile.mkdtemp(prefix='degu.')
+    yield path
+    shutil.rmtree(path)
+
+
+def test_all() -> None:
+    assert server.__all__ == ('Server', 'SSLServer', 'Session', 'Request')
+
+
+# ---------------------------------------------------------------------------
+# Server: addresses
+
+def test_server_inet() -> None:
+    srv = Server(('127.0.0.1', 0), app)
+    try:
+        assert srv.sock.family == socket.AF_INET
+        assert srv.sock.type == socket.SOCK_STREAM
+        assert srv.address == srv.sock.getsockname()
+        assert srv.address[0] == '127.0.0.1'
+        assert srv.address[1] > 0
+        # §13.12: a fixed port can be reused at once after a restart.
+        assert srv.sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) != 0
+    finally:
+        srv.close()
+
+
+@pytest.mark.skipif(not HAVE_IPV6, reason='no IPv6 loopback')
+def test_server_inet6() -> None:
+    srv = Server(('::1', 0, 0, 0), app)
+    try:
+        assert srv.sock.family == socket.AF_INET6
+        assert srv.address == srv.sock.getsockname()
+        assert len(srv.address) == 4
+        assert srv.address[0] == '::1'
+        assert srv.address[1] > 0
+        assert srv.sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) != 0
+    finally:
+        srv.close()
+
+
+def test_server_unix_path(tmpdir_short: str) -> None:
+    filename = os.path.join(tmpdir_short, 'my.sock')
+    srv = Server(filename, app)
+    try:
+        assert srv.sock.family == socket.AF_UNIX
+        assert srv.address == filename
+        assert os.path.exists(filename)
+    finally:
+        srv.close()
+
+
+@pytest.mark.skipif(not HAVE_ABSTRACT, reason='abstract AF_UNIX needs Linux')
+def test_server_unix_abstract() -> None:
+    srv = Server(b'', app)
+    try:
+        assert srv.sock.family == socket.AF_UNIX
+        assert type(srv.address) is bytes
+        # The kernel picks a name: a NUL then five hex digits.
+        assert srv.address[:1] == b'\x00'
+        assert len(srv.address) == 6
+    finally:
+        srv.close()
+
+
+def test_server_listening_socket() -> None:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(('127.0.0.1', 0))
+    sock.listen(5)
+    srv = Server(sock, app)
+    try:
+        assert srv.sock is sock
+        assert srv.address == sock.getsockname()
+    finally:
+        srv.close()
+
+
+@pytest.mark.parametrize('address', [
+    ('127.0.0.1',),
+    ('127.0.0.1', 0, 0),
+    ('::1', 0, 0, 0, 0),
+    (),
+])
+def test_server_address_bad_length(address: Any) -> None:
+    with pytest.raises(ValueError) as cm:
+        Server(address, app)
+    assert str(cm.value) == 'address: must have 2 or 4 items; got {!r}'.format(
+        address
+    )
+
+
+@pytest.mark.parametrize('address', ['foo', 'foo/bar.sock', '/tmp/../tmp/x.sock',
+                                     '/tmp//x.sock', '/tmp/x.sock/'])
+def test_server_address_bad_filename(address: str) -> None:
+    with pytest.raises(ValueError) as cm:
+        Server(address, app)
+    assert str(cm.value) == 'address: bad socket filename: {!r}'.format(address)
+
+
+@pytest.mark.parametrize('address', [
+    ['127.0.0.1', 0], 1234, None, bytearray(b''), 1.5,
+])
+def test_server_address_bad_type(address: Any) -> None:
+    with pytest.raises(TypeError) as cm:
+        Server(address, app)
+    assert str(cm.value) == TYPE_ERROR.format(
+        'address', (tuple, str, bytes), type(address), address
+    )
+
+
+def test_server_address_checked_before_app() -> None:
+    with pytest.raises(ValueError) as cm:
+        Server('relative.sock', 'not callable')
+    assert str(cm.value) == "address: bad socket filename: 'relative.sock'"
+
+
+# ---------------------------------------------------------------------------
+# Server: app and options
+
+@pytest.mark.parametrize('bad', ['app', None, 17, b'x'])
+def test_server_app_not_callable(bad: Any) -> None:
+    with pytest.raises(TypeError) as cm:
+        Server(('127.0.0.1', 0), bad)
+    assert str(cm.value) == 'app: not callable: {!r}'.format(bad)
+
+
+def test_server_on_connect_not_callable() -> None:
+    bad = AppBadConnect()
+    with pytest.raises(TypeError) as cm:
+        Server(('127.0.0.1', 0), bad)
+    assert str(cm.value) == 'app.on_connect: not callable: {!r}'.format(bad)
+
+
+def test_server_on_connect_callable() -> None:
+    srv = Server(('127.0.0.1', 0), AppWithConnect())
+    srv.close()
+
+
+@pytest.mark.skipif(not HAVE_ABSTRACT, reason='abstract AF_UNIX needs Linux')
+def test_server_failure_closes_socket() -> None:
+    # A failed constructor must not leave the name bound: binding the same
+    # abstract name again only works if the first socket was closed.
+    name = b'\x00degu-test-' + os.urandom(8).hex().encode()
+    with pytest.raises(TypeError):
+        Server(name, 'not callable')
+    with pytest.raises(TypeError):
+        Server(name, app, nope=1)
+    srv = Server(name, app)
+    assert srv.address == name
+    srv.close()
+
+
+def test_server_failure_keeps_given_socket() -> None:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(('127.0.0.1', 0))
+    sock.listen(5)
+    with pytest.raises(TypeError):
+        Server(sock, 'not callable')
+    assert sock.fileno() >= 0  # the caller's socket is the caller's to close
+    sock.close()
+
+
+def test_server_default_options() -> None:
+    srv = Server(('127.0.0.1', 0), app)
+    try:
+        assert srv.app is app
+        assert srv.options == {}
+        assert srv.max_connections == 50
+        assert srv.max_requests == 1000
+        assert srv.timeout == 30
+    finally:
+        srv.close()
+
+
+def test_server_options() -> None:
+    srv = Server(('127.0.0.1', 0), app, max_connections=7, max_requests=75000,
+                 timeout=0.25)
+    try:
+        assert srv.options == {'max_connections': 7, 'max_requests': 75000,
+                               'timeout': 0.25}
+        assert srv.max_connections == 7
+        assert srv.max_requests == 75000
+        assert srv.timeout == 0.25
+    finally:
+        srv.close()
+    srv = Server(('127.0.0.1', 0), app, max_requests=1, timeout=3)
+    try:
+        assert srv.max_requests == 1
+        assert srv.timeout == 3
+    finally:
+        srv.close()
+
+
+@pytest.mark.parametrize('options, message', [
+    ({'foo': 1}, 'unsupported Server() **options: foo'),
+    ({'foo': 1, 'bar': 2}, 'unsupported Server() **options: bar, foo'),
+    ({'timeout': 1, 'zz': 1, 'aa': 2, 'max_connections': 3},
+     'unsupported Server() **options: aa, zz'),
+])
+def test_server_unknown_options(options: Any, message: str) -> None:
+    with pytest.raises(TypeError) as cm:
+        Server(('127.0.0.1', 0), app, **options)
+    assert str(cm.value) == message
+
+
+def test_server_unknown_options_subclass_name() -> None:
+    class MyServer(Server):
+        pass
+    with pytest.raises(TypeError) as cm:
+        MyServer(('127.0.0.1', 0), app, junk=True)
+    assert str(cm.value) == 'unsupported MyServer() **options: junk'
+
+
+@pytest.mark.parametrize('name, value', [
+    ('max_connections', 1.0),
+    ('max_connections', True),
+    ('max_connections', '5'),
+    ('max_requests', 10.0),
+    ('max_requests', False),
+    ('max_requests', None),
+    ('timeout', '1'),
+    ('timeout', True),
+    ('timeout', None),
+])
+def test_server_option_bad_type(name: str, value: Any) -> None:
+    with pytest.raises(TypeError) as cm:
+        Server(('127.0.0.1', 0), app, **{name: value})
+    want = (int, float) if name == 'timeout' else int
+    assert str(cm.value) == TYPE_ERROR.format(name, want, type(value), value)
+
+
+@pytest.mark.parametrize('name, value, message', [
+    ('max_connections', 0, 'max_connections must be > 0; got 0'),
+    ('max_connections', -1, 'max_connections must be > 0; got -1'),
+    ('max_requests', 0, 'need 1 <= max_requests <= 75000; got 0'),
+    ('max_requests', -1, 'need 1 <= max_requests <= 75000; got -1'),
+    ('max_requests', 75001, 'need 1 <= max_requests <= 75000; got 75001'),
+    ('timeout', 0, 'timeout must be > 0; got 0'),
+    ('timeout', 0.0, 'timeout must be > 0; got 0.0'),
+    ('timeout', -0.5, 'timeout must be > 0; got -0.5'),
+    ('timeout', float('nan'), 'timeout must be > 0; got nan'),
+])
+def test_server_option_bad_value(name: str, value: Any, message: str) -> None:
+    with pytest.raises(ValueError) as cm:
+        Server(('127.0.0.1', 0), app, **{name: value})
+    assert str(cm.value) == message
+
+
+# ---------------------------------------------------------------------------
+# Server: repr
+
+def test_server_repr_function() -> None:
+    srv = Server(('127.0.0.1', 0), app)
+    try:
+        assert repr(srv) == 'Server({!r}, test_degu.test_server.app)'.format(
+            srv.address
+        )
+    finally:
+        srv.close()
+
+
+def test_server_repr_variants(tmpdir_short: str) -> None:
+    def nested(session: Any, request: Any, api: Any) -> Any:
+        return app(session, request, api)
+
+    filename = os.path.join(tmpdir_short, 's')
+    cases = [
+        (AppClass(), 'test_degu.test_server.AppClass(<...>)'),
+        (AppClass, 'test_degu.test_server.AppClass'),
+        (nested, 'test_degu.test_server.test_server_repr_variants.<locals>.nested'),
+        (functools.partial(app), 'functools.partial(<...>)'),
+    ]
+    for (the_app, name) in cases:
+        srv = Server(filename, the_app)
+        try:
+            assert repr(srv) == "Server({!r}, {})".format(filename, name)
+        finally:
+            srv.close()
+            os.unlink(filename)
+
+
+def test_server_repr_subclass() -> None:
+    class MyServer(Server):
+        pass
+    srv = MyServer(('127.0.0.1', 0), app)
+    try:
+        assert repr(srv) == 'MyServer({!r}, test_degu.test_server.app)'.format(
+            srv.address
+        )
+    finally:
+        srv.close()
+
+
+# ---------------------------------------------------------------------------
+# Server: lifetime (serve_forever in a thread, shutdown, context manager)
+
+def _start(srv: Server) -> threading.Thread:
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_server_shutdown_returns_serve_forever() -> None:
+    srv = Server(('127.0.0.1', 0), app)
+    thread = _start(srv)
+    conn = Client(srv.address).connect()
+    assert conn.get('/', {}).body.read() == b'hello, world'
+    srv.shutdown()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert srv.sock.fileno() == -1  # listening socket closed
+    # The connection already being served keeps working.
+    assert conn.get('/', {}).body.read() == b'hello, world'
+    conn.close()
+    # No new connections are accepted.
+    with pytest.raises(ConnectionRefusedError):
+        Client(srv.address).connect()
+    srv.shutdown()  # idempotent
+
+
+def test_server_shutdown_before_serve_forever() -> None:
+    srv = Server(('127.0.0.1', 0), app)
+    srv.shutdown()
+    thread = _start(srv)
+    thread.join(5)
+    assert not thread.is_alive()
+
+
+def test_server_shutdown_from_app_thread(tmpdir_short: str) -> None:
+    # shutdown() is thread-safe: an app may stop its own server.
+    holder: List[Server] = []
+
+    def stopping_app(session: Any, request: Any, api: Any) -> Any:
+        holder[0].shutdown()
+        return (200, 'OK', {}, None)
+
+    srv = Server(os.path.join(tmpdir_short, 'x'), stopping_app)
+    holder.append(srv)
+    thread = _start(srv)
+    conn = Client(srv.address).connect()
+    assert conn.get('/', {}).status == 200
+    thread.join(5)
+    assert not thread.is_alive()
+    conn.close()
+
+
+def test_server_context_manager() -> None:
+    with Server(('127.0.0.1', 0), app) as srv:
+        assert type(srv) is Server
+        thread = _start(srv)
+        conn = Client(srv.address).connect()
+        assert conn.get('/', {}).body.read() == b'hello, world'
+        conn.close()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert srv.sock.fileno() == -1
+
+
+def test_server_context_manager_on_error() -> None:
+    with pytest.raises(ZeroDivisionError):
+        with Server(('127.0.0.1', 0), app) as srv:
+            thread = _start(srv)
+            1 / 0
+    thread.join(5)
+    assert not thread.is_alive()
+    assert srv.sock.fileno() == -1
+
+
+# ---------------------------------------------------------------------------
+# Session
+
+def test_session_defaults() -> None:
+    session = Session(('127.0.0.1', 12345))
+    assert session.address == ('127.0.0.1', 12345)
+    assert session.credentials is None
+    assert session.max_requests == 500
+    assert session.requests == 0
+    assert session.store == {}
+    assert session.store is session.store
+    assert session.closed is False
+    assert session.message is None
+
+
+def test_session_args() -> None:
+    address = b'\x0000022'
+    creds = (1, 2, 3)
+    session = Session(address, creds, 17)
+    assert session.address is address
+    assert session.credentials is creds
+    assert session.max_requests == 17
+    assert Session('/tmp/s', None, 0).max_requests == 0
+    assert Session('/tmp/s', None, 75000).max_requests == 75000
+    assert Session('/tmp/s', max_requests=None).max_requests == 500
+
+
+@pytest.mark.parametrize('creds', [[1, 2, 3], 'abc', 123, {1: 2}])
+def test_session_credentials_type(creds: Any) -> None:
+    with pytest.raises(TypeError) as cm:
+        Session('/tmp/s', creds)
+    assert str(cm.value) == TYPE_ERROR2.format('credentials', tuple, type(creds))
+
+
+@pytest.mark.parametrize('creds', [(), (1,), (1, 2), (1, 2, 3, 4)])
+def test_session_credentials_length(creds: Any) -> None:
+    with pytest.raises(ValueError) as cm:
+        Session('/tmp/s', creds)
+    assert str(cm.value) == 'credentials: need a 3-tuple; got a {}-tuple'.format(
+        len(creds)
+    )
+
+
+@pytest.mark.parametrize('value', [True, 1.0, '5'])
+def test_session_max_requests_type(value: Any) -> None:
+    with pytest.raises(TypeError) as cm:
+        Session('/tmp/s', None, value)
+    assert str(cm.value) == TYPE_ERROR.format(
+        'max_requests', int, type(value), value
+    )
+
+
+@pytest.mark.parametrize('value', [-1, 75001, 10 ** 9])
+def test_session_max_requests_value(value: int) -> None:
+    with pytest.raises(ValueError) as cm:
+        Session('/tmp/s', None, value)
+    assert str(cm.value) == 'need 0 <= max_requests <= 75000; got {}'.format(value)
+
+
+@pytest.mark.parametrize('name', ['address', 'credentials', 'max_requests',
+                                  'requests', 'store', 'closed', 'message'])
+def test_session_read_only(name: str) -> None:
+    session = Session('/tmp/s')
+    with pytest.raises(AttributeError):
+        setattr(session, name, 1)
+
+
+def test_session_close() -> None:
+    session = Session(('::1', 5, 0, 0))
+    session.store['_user'] = 'jo'
+    session.close('first')
+    assert session.closed is True
+    assert session.message == 'first'
+    session.close('second')  # the first message wins
+    assert session.message == 'first'
+    assert session.store == {'_user': 'jo'}
+
+
+@pytest.mark.parametrize('args, text_repr, text_str', [
+    ((('127.0.0.1', 1234),), "Session(('127.0.0.1', 1234))", "('127.0.0.1', 1234)"),
+    ((('::1', 5, 0, 0),), "Session(('::1', 5, 0, 0))", "('::1', 5, 0, 0)"),
+    (('/tmp/s',), "Session('/tmp/s')", "'/tmp/s'"),
+    ((b'\x0000022',), "Session(b'\\x0000022')", "b'\\x0000022'"),
+    (('/tmp/s', (10, 20, 30)), "Session('/tmp/s', (10, 20, 30))",
+     "'/tmp/s' (10, 20, 30)"),
+    ((b'', (1, 0, 0), 3), "Session(b'', (1, 0, 0))", "b'' (1, 0, 0)"),
+])
+def test_session_repr_str(args: Any, text_repr: str, text_str: str) -> None:
+    session = Session(*args)
+    assert repr(session) == text_repr
+    assert str(session) == text_str
+
+
+# ---------------------------------------------------------------------------
+# Request
+
+@pytest.mark.parametrize('method, bit', [
+    ('GET', GET_BIT), ('PUT', PUT_BIT), ('POST', POST_BIT),
+    ('HEAD', HEAD_BIT), ('DELETE', DELETE_BIT),
+])
+def test_request_methods(method: str, bit: int) -> None:
+    headers: dict = {}
+    body = object()
+    mount: List[str] = ['a']
+    path = ['b', '']
+    uri = '/a/b/?q'
+    query = 'q'
+    request = Request(method, uri, headers, body, mount, path, query)
+    assert request.method == method
+    assert request.m == bit
+    # Everything else is kept by identity.
+    assert request.uri is uri
+    assert request.headers is headers
+    assert request.body is body
+    assert request.mount is mount
+    assert request.path is path
+    assert request.query is query
+
+
+@pytest.mark.parametrize('method', ['get', 'Get', 'OPTIONS', 'PATCH', 'GET ', ''])
+def test_request_bad_method(method: str) -> None:
+    with pytest.raises(ValueError) as cm:
+        Request(method, '/', {}, None, [], [], None)
+    assert str(cm.value) == 'bad method: {!r}'.format(method)
+
+
+@pytest.mark.parametrize('method', [b'GET', None, 1])
+def test_request_method_type(method: Any) -> None:
+    with pytest.raises(TypeError) as cm:
+        Request(method, '/', {}, None, [], [], None)
+    assert str(cm.value) == TYPE_ERROR.format('method', str, type(method), method)
+
+
+@pytest.mark.parametrize('name, index', [('mount', 4), ('path', 5)])
+@pytest.mark.parametrize('value', [('foo',), None, 'foo'])
+def test_request_list_types(name: str, index: int, value: Any) -> None:
+    args: List[Any] = ['GET', '/', {}, None, [], [], None]
+    args[index] = value
+    with pytest.raises(TypeError) as cm:
+        Request(*args)
+    assert str(cm.value) == TYPE_ERROR2.format(name, list, type(value))
+
+
+@pytest.mark.parametrize('name', ['method', 'm', 'uri', 'headers', 'body',
+                                  'mount', 'path', 'query'])
+def test_request_read_only(name: str) -> None:
+    request = Request('GET', '/', {}, None, [], [], None)
+    with pytest.raises(AttributeError):
+        setattr(request, name, 1)
+
+
+def test_request_shift_path() -> None:
+    mount: List[str] = []
+    path = ['foo', 'bar', '']
+    request = Request('GET', '/foo/bar/', {}, None, mount, path, None)
+    assert request.shift_path() == 'foo'
+    assert (mount, path) == (['foo'], ['bar', ''])
+    assert request.shift_path() == 'bar'
+    assert request.shift_path() == ''
+    assert (mount, path) == (['foo', 'bar', ''], [])
+    assert request.shift_path() is None
+    assert request.shift_path() is None
+    assert (mount, path) == (['foo', 'bar', ''], [])
+    assert request.mount is mount
+    assert request.path is path
+
+
+@pytest.mark.parametrize('path, query, uri', [
+    ([], None, '/'),
+    ([], '', '/?'),
+    (['foo'], None, '/foo'),
+    (['foo', ''], None, '/foo/'),
+    (['foo', 'bar'], 'k=v&x=y', '/foo/bar?k=v&x=y'),
+    ([''], '', '/?'),
+])
+def test_request_build_proxy_uri(path: List[str], query: Any, uri: str) -> None:
+    request = Request('GET', '/mnt' + uri, {}, None, ['mnt'], path, query)
+    assert request.build_proxy_uri() == uri
+
+
+def test_request_repr() -> None:
+    request = Request('GET', '/foo', {}, None, [], ['foo'], None)
+    assert repr(request) == (
+        "Request(method='GET', uri='/foo', headers={}, body=None, "
+        "mount=[], path=['foo'], query=None)"
+    )
+    request = Request('PUT', '/a/b?c', {'content-length': 3}, 'BODY', ['a'],
+                      ['b'], 'c')
+    assert repr(request) == (
+        "Request(method='PUT', uri='/a/b?c', headers={'content-length': 3}, "
+        "body='BODY', mount=['a'], path=['b'], query='c')"
+    )
