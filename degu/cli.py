@@ -286,14 +286,20 @@ def _server_options(args: argparse.Namespace) -> Dict[str, Any]:
     return options
 
 
+def _say(stream: BinaryIO, line: str) -> None:
+    """Write one line to a binary stream and flush it at once (for pipes)."""
+    stream.write(line.encode() + b'\n')
+    stream.flush()
+
+
 def cmd_serve(parser: argparse.ArgumentParser, args: argparse.Namespace,
-              stdout: TextIO) -> int:
+              stdout: BinaryIO, stderr: TextIO) -> int:
     """Run a server until SIGINT/SIGTERM; return the exit status."""
     _check_serve_args(parser, args)
     app = _build_app(parser, args)
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
-        format=LOG_FORMAT, stream=sys.stderr,
+        format=LOG_FORMAT, stream=stderr,
     )
     options = _server_options(args)
     pki: Any = None
@@ -307,8 +313,7 @@ def cmd_serve(parser: argparse.ArgumentParser, args: argparse.Namespace,
             else:
                 sslconfig = pki.server_sslconfig
                 client_config = pki.client_sslconfig
-            print('Client TLS config:', json.dumps(client_config, sort_keys=True),
-                  file=stdout, flush=True)
+            _say(stdout, 'Client TLS config: ' + json.dumps(client_config, sort_keys=True))
         elif args.tls:
             sslconfig = _build_sslconfig(args)
         else:
@@ -322,11 +327,11 @@ def cmd_serve(parser: argparse.ArgumentParser, args: argparse.Namespace,
                 server = SSLServer(sslconfig, args.address, app, **options)
         except (OSError, ValueError, TypeError) as e:
             print('degu serve: cannot serve on {!r}: {}'.format(args.address, e),
-                  file=sys.stderr, flush=True)
+                  file=stderr, flush=True)
             return 1
         try:
-            print('Serving on {!r}'.format(server.address), file=stdout, flush=True)
-            return _run_until_signal(server)
+            _say(stdout, 'Serving on {!r}'.format(server.address))
+            return _run_until_signal(server, stderr)
         finally:
             if type(server.address) is str:
                 _unlink_quietly(server.address)
@@ -342,7 +347,7 @@ def _unlink_quietly(filename: str) -> None:
         pass
 
 
-def _run_until_signal(server: Any) -> int:
+def _run_until_signal(server: Any, stderr: TextIO) -> int:
     """``serve_forever()`` in a thread until SIGINT or SIGTERM; 0 if stopped so.
 
     The signal handlers only set an event; the main thread then calls
@@ -374,7 +379,7 @@ def _run_until_signal(server: Any) -> int:
     thread.join()
     if failure:
         print('degu serve: server failed: {!r}'.format(failure[0]),
-              file=sys.stderr, flush=True)
+              file=stderr, flush=True)
         return 1
     return 0
 
@@ -668,8 +673,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    """Run the command line; return the exit status."""
+def main(argv: Optional[List[str]] = None, stdin: Optional[BinaryIO] = None,
+         stdout: Optional[BinaryIO] = None,
+         stderr: Optional[TextIO] = None) -> int:
+    """Run the command line; return the exit status.
+
+    The streams default to the process's own (binary stdin and stdout, text
+    stderr); tests pass their own.  Usage errors, ``--help`` and
+    ``--version`` are handled by ``argparse``, which raises ``SystemExit``.
+    """
     if argv is None:
         argv = sys.argv[1:]
     if argv and argv[0] == 'bench':
@@ -677,7 +689,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         return cmd_bench(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
+    out = sys.stdout.buffer if stdout is None else stdout
+    err = sys.stderr if stderr is None else stderr
     if args.command == 'serve':
-        return cmd_serve(args.command_parser, args, sys.stdout)
-    return cmd_request(args.command_parser, args, sys.stdin.buffer,
-                       sys.stdout.buffer, sys.stderr)
+        return cmd_serve(args.command_parser, args, out, err)
+    inp = sys.stdin.buffer if stdin is None else stdin
+    return cmd_request(args.command_parser, args, inp, out, err)
