@@ -6,6 +6,10 @@ get the inputs Python's ``int()`` happily accepts but the spec forbids
 zeros, too many digits).
 """
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from degu import parsing
@@ -1012,3 +1016,38 @@ def test_parse_request_errors_repeat(preamble, message):
         check_error(parse_request, preamble, message)
     # And the valid prefix still parses.
     assert parse_request(preamble.split(b'\r\n')[0])[0] in ('GET', 'HEAD')
+
+
+# ---------------------------------------------------------------------------
+# Under ``python -bb`` comparing bytes with str raises BytesWarning.  The
+# parser must never do that comparison (e.g. by keeping b'GET' and 'GET',
+# which hash alike, in one dict), or an embedding application running with
+# -bb gets a BytesWarning instead of a result or a ValueError.
+
+BB_SCRIPT = '''
+from degu.parsing import parse_method, parse_request, parse_response
+assert parse_method(b'PUT') == ('PUT', 2)
+assert parse_method('PUT') == ('PUT', 2)
+for src in (b'put', 'put', b'OPTIONS'):
+    try:
+        parse_method(src)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError(src)
+assert parse_request(b'POST /x HTTP/1.1\\r\\nContent-Length: 1')[0] == 'POST'
+assert parse_response(b'HTTP/1.1 200 OK')[0] == 200
+print('ok')
+'''
+
+
+def test_no_bytes_str_comparison_under_bb():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run(
+        [sys.executable, '-bb', '-c', BB_SCRIPT],
+        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True, timeout=60,
+    )
+    assert proc.stderr == ''
+    assert proc.stdout == 'ok\n'
+    assert proc.returncode == 0
