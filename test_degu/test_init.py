@@ -395,13 +395,13 @@ def test_embedded_server_terminate() -> None:
     process = server.process
     assert process.is_alive()
     assert get(server.address)[0] == 200
-    assert server.terminate() is None
+    server.terminate()
     assert process.exitcode == -signal.SIGTERM
     with pytest.raises(ConnectionRefusedError):
         get(server.address)
     # Repeatable:
-    assert server.terminate() is None
-    assert server.terminate() is None
+    server.terminate()
+    server.terminate()
     assert server.process is process
     assert process.exitcode == -signal.SIGTERM
 
@@ -432,11 +432,11 @@ def unraisable(monkeypatch: pytest.MonkeyPatch) -> Iterator[List[Any]]:
 
 
 @pytest.mark.parametrize('cls', [degu.EmbeddedServer, degu.EmbeddedSSLServer])
-def test_embedded_failed_construction(cls: type, unraisable: List[Any]) -> None:
+def test_embedded_failed_construction(cls: Any, unraisable: List[Any]) -> None:
     """terminate() and __del__ are harmless when __init__ failed."""
     server = cls.__new__(cls)
     assert server.process is None
-    assert server.terminate() is None
+    server.terminate()
     del server
     args: Tuple[Any, ...] = (degu.IPv4_LOOPBACK, build_app, b'')
     if cls is degu.EmbeddedSSLServer:
@@ -512,8 +512,8 @@ def test_sslserver_startup_errors(pki: Any) -> None:
     with pytest.raises(ValueError) as excinfo:
         degu.EmbeddedSSLServer(sslconfig, degu.IPv4_LOOPBACK, build_app, b'')
     assert str(excinfo.value) == message
-    with pytest.raises(TypeError) as excinfo:
+    with pytest.raises(TypeError) as typeinfo:
         degu.EmbeddedSSLServer(pki.server_sslconfig, degu.IPv4_LOOPBACK,
                                build_app, b'', nope=1)
-    assert str(excinfo.value) == 'unsupported SSLServer() **options: nope'
+    assert str(typeinfo.value) == 'unsupported SSLServer() **options: nope'
     assert live_children() == before
