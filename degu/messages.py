@@ -33,8 +33,6 @@ Headers = Dict[str, Any]
 Response = namedtuple('Response', 'status reason headers body')
 ResponseType = Response
 
-_LENGTH_BODIES = (bytes, bytearray)
-
 
 def set_default_header(headers: Headers, key: str, val: Any) -> None:
     """Set ``headers[key] = val`` unless present; a different value is an error."""
@@ -108,22 +106,23 @@ def _write_message(writer: Writer, preamble: bytes, body: Any) -> int:
     """Send a preamble and its body; a small bytes body shares its ``send()``."""
     total = len(preamble)
     if body is None:
-        writer.write(preamble)
-    elif type(body) in _LENGTH_BODIES:
+        writer.send_all(preamble)
+        return total
+    if type(body) is bytes or type(body) is bytearray:
         size = len(body)
         if size > MAX_IO_SIZE:
             raise ValueError(
                 'need len(body) <= {}; got {}'.format(MAX_IO_SIZE, size)
             )
         if total + size <= BUF_LEN:
-            writer.write(preamble + body)
+            writer.send_all(preamble + body)
         else:
-            writer.write(preamble)
-            writer.write(body)
-        total += size
-    else:
-        writer.write(preamble)
-        total += body.write_to(writer)
+            writer.send_all(preamble)
+            writer.send_all(body)
+        return total + size
+    writer.write(preamble)
+    written: int = body.write_to(writer)
+    total += written
     writer.flush()
     return total
 

@@ -76,8 +76,11 @@ PROTOCOL_SUFFIX = b' HTTP/1.1'
 STATUS_PREFIX = b'HTTP/1.1 '
 CRLF = b'\r\n'
 
-# The five methods, keyed by both their bytes and str spelling.
-_METHODS: Dict[Union[bytes, str], Tuple[str, int]] = {}
+# The five methods and their bits, keyed by their bytes spelling (for the
+# wire) and by their str spelling (for apps).  Two dicts, not one with mixed
+# keys: comparing bytes with str would warn under ``python -bb``.
+_METHODS: Dict[bytes, Tuple[str, int]] = {}
+_METHOD_NAMES: Dict[str, Tuple[str, int]] = {}
 for _name, _bit in (
     ('GET', GET_BIT),
     ('PUT', PUT_BIT),
@@ -85,8 +88,8 @@ for _name, _bit in (
     ('HEAD', HEAD_BIT),
     ('DELETE', DELETE_BIT),
 ):
-    _METHODS[_name] = (_name, _bit)
     _METHODS[_name.encode('ascii')] = (_name, _bit)
+    _METHOD_NAMES[_name] = (_name, _bit)
 
 # Bytes allowed in the path part of a URI: path components plus '/'.
 _PATH_AND_SLASH = PATH_BYTES + b'/'
@@ -101,7 +104,12 @@ def parse_method(src: Union[str, bytes]) -> Tuple[str, int]:
     >>> parse_method(b'PUT')
     ('PUT', 2)
     """
-    found = _METHODS.get(src)
+    if type(src) is bytes:
+        found = _METHODS.get(src)
+    elif type(src) is str:
+        found = _METHOD_NAMES.get(src)
+    else:
+        found = None
     if found is None:
         raise ValueError('bad HTTP method: {!r}'.format(src))
     return found
@@ -266,29 +274,55 @@ def _parse_value(src: bytes) -> str:
 # ---------------------------------------------------------------------------
 # Header blocks and whole preambles
 
+def parse_header_line(line: bytes) -> Tuple[str, Any]:
+    """Parse one ``b'Name: value'`` line into ``(name, value)``."""
+    if len(line) < MIN_HEADER_LINE_LEN:
+        raise ValueError('header line too short: {!r}'.format(line))
+    (name_b, sep, value_b) = line.partition(b': ')
+    if not sep:
+        raise ValueError('bad header line: {!r}'.format(line))
+    name = parse_header_name(name_b)
+    value: Any
+    if name == 'content-length':
+        value = parse_content_length(value_b)
+    elif name == 'transfer-encoding':
+        value = _parse_transfer_encoding(value_b)
+    elif name == 'range':
+        value = parse_range(value_b)
+    elif name == 'content-range':
+        value = parse_content_range(value_b)
+    else:
+        value = _parse_value(value_b)
+    return (name, value)
+
+
+# Lines repeat from message to message ('HTTP/1.1 200 OK', 'Host: ...',
+# 'Content-Length: 100'), so each line parser remembers the results for the
+# lines it has already accepted.  A cache only ever holds results that the
+# parse function itself returned, so it can never accept what the function
+# would refuse; a line it has not seen goes through the full checks.  Each
+# cache is emptied when it reaches CACHE_MAX entries, so a peer sending
+# endless new lines costs memory no more than that.
+CACHE_MAX = 512
+_request_lines: Dict[bytes, Tuple[str, str, Tuple[str, ...], Optional[str]]] = {}
+_status_lines: Dict[bytes, Tuple[int, str]] = {}
+_header_lines: Dict[bytes, Tuple[str, Any]] = {}
+
+
 def _parse_header_lines(lines: List[bytes], isresponse: bool) -> Headers:
     headers: Headers = {}
+    cache = _header_lines
     for line in lines:
-        if len(line) < MIN_HEADER_LINE_LEN:
-            raise ValueError('header line too short: {!r}'.format(line))
-        name_b, sep, value_b = line.partition(b': ')
-        if not sep:
-            raise ValueError('bad header line: {!r}'.format(line))
-        name = parse_header_name(name_b)
-        value: Any
-        if name == 'content-length':
-            value = parse_content_length(value_b)
-        elif name == 'transfer-encoding':
-            value = _parse_transfer_encoding(value_b)
-        elif name == 'range':
-            value = parse_range(value_b)
-        elif name == 'content-range':
-            value = parse_content_range(value_b)
-        else:
-            value = _parse_value(value_b)
+        item = cache.get(line)
+        if item is None:
+            item = parse_header_line(line)
+            if len(cache) >= CACHE_MAX:
+                cache.clear()
+            cache[line] = item
+        name = item[0]
         if name in headers:
             raise ValueError('duplicate header: {!r}'.format(line))
-        headers[name] = value
+        headers[name] = item[1]
     _check_header_combinations(headers, isresponse)
     return headers
 
@@ -325,34 +359,87 @@ def parse_headers(src: bytes, isresponse: bool = False) -> Headers:
     return _parse_header_lines(src.split(CRLF), isresponse)
 
 
+def parse_request_strict(
+    preamble: bytes,
+) -> Tuple[str, str, Headers, List[str], Optional[str]]:
+    """``parse_request()`` without the line caches: the reference for tests."""
+    lines = preamble.split(CRLF)
+    (method, uri, _mount, path, query) = parse_request_line(lines[0])
+    headers: Headers = {}
+    for line in lines[1:]:
+        (name, value) = parse_header_line(line)
+        if name in headers:
+            raise ValueError('duplicate header: {!r}'.format(line))
+        headers[name] = value
+    _check_header_combinations(headers, False)
+    _check_request_framing(method, headers)
+    return (method, uri, headers, path, query)
+
+
+def parse_response_strict(preamble: bytes) -> Tuple[int, str, Headers]:
+    """``parse_response()`` without the line caches: the reference for tests."""
+    lines = preamble.split(CRLF)
+    (status, reason) = parse_response_line(lines[0])
+    headers: Headers = {}
+    for line in lines[1:]:
+        (name, value) = parse_header_line(line)
+        if name in headers:
+            raise ValueError('duplicate header: {!r}'.format(line))
+        headers[name] = value
+    _check_header_combinations(headers, True)
+    return (status, reason, headers)
+
+
+def _check_request_framing(method: str, headers: Headers) -> None:
+    """Only ``PUT`` and ``POST`` may carry a framing header (and so a body)."""
+    if not (_METHOD_NAMES[method][1] & PUT_POST_MASK):
+        for name in ('content-length', 'transfer-encoding'):
+            if name in headers:
+                raise ValueError(
+                    '{!r} request with a {!r} header'.format(method, name)
+                )
+
+
 def parse_request(
     preamble: bytes,
 ) -> Tuple[str, str, Headers, List[str], Optional[str]]:
     """Parse a request preamble into ``(method, uri, headers, path, query)``.
 
     Only ``PUT`` and ``POST`` may carry a framing header (and so a body).
+
+    >>> parse_request(b'POST /foo?q=1 HTTP/1.1\\r\\nContent-Length: 3')
+    ('POST', '/foo?q=1', {'content-length': 3}, ['foo'], 'q=1')
     """
     lines = preamble.split(CRLF)
-    (method, uri, _mount, path, query) = parse_request_line(lines[0])
+    first = _request_lines.get(lines[0])
+    if first is None:
+        (method, uri, _mount, path, query) = parse_request_line(lines[0])
+        first = (method, uri, tuple(path), query)
+        if len(_request_lines) >= CACHE_MAX:
+            _request_lines.clear()
+        _request_lines[lines[0]] = first
     headers = _parse_header_lines(lines[1:], False) if len(lines) > 1 else {}
-    if not (_METHODS[method][1] & PUT_POST_MASK):
-        if 'content-length' in headers:
-            raise ValueError(
-                '{!r} request with a {!r} header'.format(method, 'content-length')
-            )
-        if 'transfer-encoding' in headers:
-            raise ValueError(
-                '{!r} request with a {!r} header'.format(method, 'transfer-encoding')
-            )
-    return (method, uri, headers, path, query)
+    method = first[0]
+    if headers and not (_METHOD_NAMES[method][1] & PUT_POST_MASK):
+        _check_request_framing(method, headers)
+    return (method, first[1], headers, list(first[2]), first[3])
 
 
 def parse_response(preamble: bytes) -> Tuple[int, str, Headers]:
-    """Parse a response preamble into ``(status, reason, headers)``."""
+    """Parse a response preamble into ``(status, reason, headers)``.
+
+    >>> parse_response(b'HTTP/1.1 200 OK\\r\\nContent-Length: 12')
+    (200, 'OK', {'content-length': 12})
+    """
     lines = preamble.split(CRLF)
-    (status, reason) = parse_response_line(lines[0])
+    first = _status_lines.get(lines[0])
+    if first is None:
+        first = parse_response_line(lines[0])
+        if len(_status_lines) >= CACHE_MAX:
+            _status_lines.clear()
+        _status_lines[lines[0]] = first
     headers = _parse_header_lines(lines[1:], True) if len(lines) > 1 else {}
-    return (status, reason, headers)
+    return (first[0], first[1], headers)
 
 
 # ---------------------------------------------------------------------------

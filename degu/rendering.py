@@ -40,28 +40,49 @@ def _check_key(key: Any) -> None:
         raise ValueError('bad key: {!r}'.format(key))
 
 
+# Keys already validated by _check_key (bounded, like the parser's caches).
+_good_keys: Dict[str, bool] = {}
+CACHE_MAX = 512
+
+
 def _render(first_line: str, headers: Headers) -> bytes:
     """Join the first line and the sorted headers into a whole preamble."""
     if type(headers) is not dict:
         raise TypeError(TYPE_ERROR.format('headers', dict, type(headers), headers))
-    if len(headers) > MAX_HEADER_COUNT:
+    count = len(headers)
+    if count > MAX_HEADER_COUNT:
         raise ValueError(
-            'need len(headers) <= {}; got {}'.format(MAX_HEADER_COUNT, len(headers))
+            'need len(headers) <= {}; got {}'.format(MAX_HEADER_COUNT, count)
         )
     for key in headers:
-        _check_key(key)
+        if type(key) is not str or key not in _good_keys:
+            _check_key(key)
+            if len(_good_keys) >= CACHE_MAX:
+                _good_keys.clear()
+            _good_keys[key] = True
     lines: List[str] = [first_line]
+    empty = False
     for key in sorted(headers):
         value = headers[key]
         text = value if type(value) is str else str(value)
-        if not _is_line_safe(text):
-            raise ValueError('bad val: {!r}'.format(text))
+        if not text:
+            empty = True
         lines.append(key + ': ' + text)
     lines.append('\r\n')
-    out = '\r\n'.join(lines).encode('ascii')
-    if len(out) > BUF_LEN:
+    out = '\r\n'.join(lines)
+    # One scan of the whole preamble instead of one per value: it must be
+    # ASCII and hold exactly the CRs and LFs we put there ourselves.  Only
+    # when it does not are the values checked one by one, to name the bad one.
+    if (empty or not out.isascii() or out.count('\n') != count + 2
+            or out.count('\r') != count + 2):
+        for text in lines[1:-1]:
+            value = text.partition(': ')[2]
+            if not _is_line_safe(value):
+                raise ValueError('bad val: {!r}'.format(value))
+    data = out.encode('ascii')
+    if len(data) > BUF_LEN:
         raise ValueError('output size exceeds {}'.format(BUF_LEN))
-    return out
+    return data
 
 
 def render_request(method: str, uri: str, headers: Headers) -> bytes:

@@ -36,7 +36,7 @@ from .limits import (
     MAX_SESSION_REQUESTS,
 )
 from .messages import Response, read_request, write_response
-from .parsing import parse_method
+from .limits import DELETE_BIT, GET_BIT, HEAD_BIT, POST_BIT, PUT_BIT
 from .sockio import Reader, Writer
 
 __all__ = ('Server', 'SSLServer', 'Session', 'Request')
@@ -56,6 +56,11 @@ LISTEN_BACKLOG = 5
 
 # How long a new connection may wait for a free slot before it is refused.
 SLOT_WAIT = 2
+
+_METHOD_BITS = {
+    'GET': GET_BIT, 'PUT': PUT_BIT, 'POST': POST_BIT, 'HEAD': HEAD_BIT,
+    'DELETE': DELETE_BIT,
+}
 
 # Server option defaults.
 DEFAULT_OPTIONS: Dict[str, Any] = {
@@ -243,17 +248,18 @@ class Request:
     def __init__(self, method: str, uri: str, headers: Dict[str, Any],
                  body: Any, mount: List[str], path: List[str],
                  query: Optional[str]) -> None:
-        if type(method) is not str:
-            raise TypeError(TYPE_ERROR.format('method', str, type(method), method))
-        try:
-            (name, bit) = parse_method(method)
-        except ValueError:
-            raise ValueError('bad method: {!r}'.format(method)) from None
+        bit = _METHOD_BITS.get(method, 0) if type(method) is str else 0
+        if not bit:
+            if type(method) is not str:
+                raise TypeError(
+                    TYPE_ERROR.format('method', str, type(method), method)
+                )
+            raise ValueError('bad method: {!r}'.format(method))
         if type(mount) is not list:
             raise TypeError(TYPE_ERROR2.format('mount', list, type(mount)))
         if type(path) is not list:
             raise TypeError(TYPE_ERROR2.format('path', list, type(path)))
-        self._method = name
+        self._method = method
         self._m = bit
         self._uri = uri
         self._headers = headers
@@ -562,7 +568,9 @@ class Server:
                 session.close('request body not sent after expect: 100-continue')
             elif status >= 400 and status not in KEEP_ALIVE_ERRORS:
                 session.close('{} {}'.format(status, reason))
-            session._count_request()
+            session._requests += 1
+            if session._requests >= session._max_requests:
+                session.close('max_requests')
 
 
 def _expect_continue(reader: Reader, expect: str, body: Any) -> None:

@@ -133,17 +133,31 @@ class Reader:
         when the terminator is not within ``BUF_LEN`` bytes, or the peer
         closed mid-preamble.
         """
-        self._check_open()
+        if self._closed:
+            raise ValueError('Connection is closed')
         self._interim = b''
         buf = self._buf
-        index = buf.find(PREAMBLE_END, self._start, self._stop)
+        start = self._start
+        if start == self._stop:
+            # Nothing buffered, the usual case between messages: receive
+            # straight into the front of the buffer.
+            added = self._recv_into(self._view)
+            if type(added) is not int or not (0 <= added <= BUF_LEN):
+                _check_received(added, BUF_LEN)
+            self._start = start = 0
+            self._stop = added
+            if added == 0:
+                return None
+            index = buf.find(PREAMBLE_END, 0, added)
+        else:
+            index = buf.find(PREAMBLE_END, start, self._stop)
         if index < 0:
             index = self._fill_preamble()
+            start = 0
             if index < 0:
                 return None
-        preamble = self._view[self._start:index].tobytes()
         self._start = index + 4
-        return preamble
+        return self._view[start:index].tobytes()
 
     def _fill_preamble(self) -> int:
         self._compact()
@@ -295,10 +309,21 @@ class Writer:
             self.sock.close()
 
     def _send_all(self, data: Buffer) -> None:
+        sent = self._send(data)
+        if type(sent) is not int or sent != len(data):
+            self._send_rest(data, sent)
+
+    def send_all(self, data: Buffer) -> None:
+        """Send *data* now; the queue must be empty (a whole small message)."""
+        if self._closed:
+            raise ValueError('Connection is closed')
+        sent = self._send(data)
+        if type(sent) is not int or sent != len(data):
+            self._send_rest(data, sent)
+
+    def _send_rest(self, data: Buffer, sent: Any) -> None:
         size = len(data)
-        sent = _check_sent(self._send(data), size)
-        if sent == size:
-            return
+        sent = _check_sent(sent, size)
         view = memoryview(data)
         while sent < size:
             added = _check_sent(self._send(view[sent:]), size - sent)
