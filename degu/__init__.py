@@ -4,7 +4,8 @@ Importing ``degu`` is deliberately cheap: this module imports none of its
 submodules (nor ``socket``, ``ssl``, ``threading`` or ``multiprocessing``).
 """
 
-from typing import Any, Callable, Dict, Optional, Tuple
+import os
+from typing import Any, Callable, Dict, Optional, Tuple, TypeVar
 
 __version__ = '0.19.0'
 
@@ -54,6 +55,10 @@ def _run_server(queue: Any, sslconfig: Optional[Dict[str, Any]], address: Any,
     A module-level function, so that it can be the target of a process
     under any start method (``spawn`` and ``forkserver`` pickle it by name).
     """
+    import signal
+    # A SIGTERM handler inherited through fork() would make terminate()
+    # (and the join() after it) wait forever.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         from degu.server import Server, SSLServer
         app = build_func(*build_args)
@@ -159,73 +164,82 @@ def start_sslserver(sslconfig: Dict[str, Any], address: Any,
 _start_server = start_server
 _start_sslserver = start_sslserver
 
+_S = TypeVar('_S', bound='_ServerProcess')
 
-class EmbeddedServer:
+
+class _ServerProcess:
+    """What every server-in-a-process shares: its process and how to stop it.
+
+    ``terminate()`` stops the process and waits for it.  It is repeatable,
+    harmless after a failed ``__init__`` (``process`` is then ``None``), runs
+    on garbage collection and on leaving a ``with`` block, and does nothing
+    in any process but the one that started the server (so a forked copy of
+    this object cannot stop its parent's server).
+    """
+
+    # Class-level defaults, so terminate() works after a failed __init__.
+    process: Any = None
+    address: Any = None
+    _owner_pid: Optional[int] = None
+
+    def _launch(self, context: Any, sslconfig: Optional[Dict[str, Any]],
+                address: Any, build_func: Callable[..., Any],
+                build_args: Tuple[Any, ...], options: Dict[str, Any]) -> None:
+        (process, bound) = _start(
+            context, sslconfig, address, build_func, build_args, options
+        )
+        self._owner_pid = os.getpid()
+        self.process = process
+        self.address = bound
+
+    def terminate(self) -> None:
+        """Stop the server process and wait for it; safe to call repeatedly."""
+        if self.process is not None and self._owner_pid == os.getpid():
+            _stop_process(self.process)
+
+    def __del__(self) -> None:
+        self.terminate()
+
+    def __enter__(self: _S) -> _S:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.terminate()
+
+
+class EmbeddedServer(_ServerProcess):
     """A ``Server`` running in a background process, for as long as needed.
 
     ``build_func(*build_args)`` is called in the child process to create the
-    app.  Stop the server with ``terminate()`` (also called on garbage
-    collection, and on leaving a ``with`` block)::
+    app; ``address`` is the bound address.  Stop the server with
+    ``terminate()`` (also called on garbage collection, and on leaving a
+    ``with`` block)::
 
         with EmbeddedServer(IPv4_LOOPBACK, build_app) as server:
             client = Client(server.address)
     """
 
-    # Class-level default, so terminate() works after a failed __init__.
-    process: Any = None
-
     def __init__(self, address: Any, build_func: Callable[..., Any],
                  *build_args: Any, **options: Any) -> None:
-        self.address = address
         self.build_func = build_func
         self.build_args = build_args
         self.options = options
-        (self.process, self.address) = start_server(
-            address, build_func, *build_args, **options
-        )
-
-    def terminate(self) -> None:
-        """Stop the server process and wait for it; safe to call repeatedly."""
-        if self.process is not None:
-            _stop_process(self.process)
-
-    def __del__(self) -> None:
-        self.terminate()
-
-    def __enter__(self) -> 'EmbeddedServer':
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.terminate()
+        import multiprocessing
+        self._launch(multiprocessing.get_context(), None, address,
+                     build_func, build_args, options)
 
 
-class EmbeddedSSLServer:
+class EmbeddedSSLServer(_ServerProcess):
     """An ``SSLServer`` running in a background process (see ``EmbeddedServer``)."""
-
-    process: Any = None
 
     def __init__(self, sslconfig: Dict[str, Any], address: Any,
                  build_func: Callable[..., Any], *build_args: Any,
                  **options: Any) -> None:
+        _check_sslconfig(sslconfig)
         self.sslconfig = sslconfig
-        self.address = address
         self.build_func = build_func
         self.build_args = build_args
         self.options = options
-        (self.process, self.address) = start_sslserver(
-            sslconfig, address, build_func, *build_args, **options
-        )
-
-    def terminate(self) -> None:
-        """Stop the server process and wait for it; safe to call repeatedly."""
-        if self.process is not None:
-            _stop_process(self.process)
-
-    def __del__(self) -> None:
-        self.terminate()
-
-    def __enter__(self) -> 'EmbeddedSSLServer':
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.terminate()
+        import multiprocessing
+        self._launch(multiprocessing.get_context(), sslconfig, address,
+                     build_func, build_args, options)

@@ -19,7 +19,7 @@
 import logging
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from . import _check_sslconfig, _start, _stop_process
+from . import _check_sslconfig, _ServerProcess
 from .base import parse_headers, write_chunk
 from .server import Request
 from .sslhelpers import TempPKI as TempPKI  # re-exported
@@ -50,77 +50,39 @@ def _return_app(app: Any) -> Any:
     return app
 
 
-class TempServer:
+class TempServer(_ServerProcess):
     """Run ``Server(address, app, **options)`` in a background process.
 
     ``address`` is then the bound address.  Stop it with ``terminate()``
     (also done on garbage collection and on leaving a ``with`` block).
     """
 
-    # Class-level default, so terminate() works after a failed __init__.
-    process: Any = None
-
     def __init__(self, address: Any, app: Callable[..., Any],
                  **options: Any) -> None:
-        self.address = address
         self.app = app
         self.options = options
-        (self.process, self.address) = _start(
-            _fork_context(), None, address, _return_app, (app,), options
-        )
+        self._launch(_fork_context(), None, address, _return_app, (app,), options)
 
     def __repr__(self) -> str:
         return '{}({!r}, {!r})'.format(type(self).__name__, self.address, self.app)
 
-    def terminate(self) -> None:
-        """Stop the server process and wait for it; safe to call repeatedly."""
-        if self.process is not None:
-            _stop_process(self.process)
 
-    def __del__(self) -> None:
-        self.terminate()
-
-    def __enter__(self) -> 'TempServer':
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.terminate()
-
-
-class TempSSLServer:
+class TempSSLServer(_ServerProcess):
     """Run ``SSLServer(sslconfig, address, app, **options)`` in a background process."""
-
-    process: Any = None
 
     def __init__(self, sslconfig: Dict[str, Any], address: Any,
                  app: Callable[..., Any], **options: Any) -> None:
         _check_sslconfig(sslconfig)
         self.sslconfig = sslconfig
-        self.address = address
         self.app = app
         self.options = options
-        (self.process, self.address) = _start(
-            _fork_context(), sslconfig, address, _return_app, (app,), options
-        )
+        self._launch(_fork_context(), sslconfig, address, _return_app, (app,),
+                     options)
 
     def __repr__(self) -> str:
         return '{}(<sslconfig>, {!r}, {!r})'.format(
             type(self).__name__, self.address, self.app
         )
-
-    def terminate(self) -> None:
-        """Stop the server process and wait for it; safe to call repeatedly."""
-        if self.process is not None:
-            _stop_process(self.process)
-
-    def __del__(self) -> None:
-        self.terminate()
-
-    def __enter__(self) -> 'TempSSLServer':
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.terminate()
 
 
 # ---------------------------------------------------------------------------

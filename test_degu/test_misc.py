@@ -276,6 +276,45 @@ def test_temp_server_gc() -> None:
     assert process.exitcode == -signal.SIGTERM
 
 
+def test_temp_server_inherited_sigterm_handler() -> None:
+    """A SIGTERM handler of the parent does not keep the forked server alive."""
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        server = TempServer(degu.IPv4_LOOPBACK, lambda s, r, a: (200, 'OK', {}, None))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    process = server.process
+    try:
+        process.terminate()
+        process.join(10)
+        assert process.exitcode == -signal.SIGTERM
+    finally:
+        if process.exitcode is None:
+            process.kill()
+        server.terminate()
+
+
+@pytest.mark.skipif('fork' not in multiprocessing.get_all_start_methods(),
+                    reason='no fork start method on this platform')
+def test_temp_server_forked_copy_cannot_stop_it() -> None:
+    """terminate() in a forked copy of the object leaves the server running."""
+    server = TempServer(degu.IPv4_LOOPBACK, lambda s, r, a: (200, 'OK', {}, b'up'))
+    try:
+        def in_fork() -> None:
+            server.terminate()
+            server.__del__()
+
+        fork = multiprocessing.get_context('fork').Process(target=in_fork)
+        fork.start()
+        fork.join(10)
+        assert fork.exitcode == 0
+        assert server.process.is_alive()
+        assert get(Client(server.address))[3] == b'up'
+    finally:
+        server.terminate()
+    assert server.process.exitcode == -signal.SIGTERM
+
+
 @pytest.mark.parametrize('options, error, message', [
     ({'nope': 1}, TypeError, 'unsupported Server() **options: nope'),
     ({'max_connections': 0}, ValueError, 'max_connections must be > 0; got 0'),
