@@ -250,8 +250,9 @@ def test_check_hostname(pki: TempPKI, server_ctx: ssl.SSLContext) -> None:
     assert "Hostname mismatch, certificate is not valid for 'localhost'." in (
         error.verify_message
     )
-    with pytest.raises(ValueError) as cm:
-        client.wrap_socket(socket.socket(), server_hostname=None)
+    with socket.socket() as sock:
+        with pytest.raises(ValueError) as cm:
+            client.wrap_socket(sock, server_hostname=None)
     assert str(cm.value) == 'check_hostname requires server_hostname'
 
 
