@@ -1,0 +1,248 @@
+"""Tests for degu.bench: a real ``--quick --json`` run in a subprocess.
+
+The benchmark's numbers depend on the machine, so nothing here looks at a
+timing: the tests check the report's shape, that every case produced
+samples, and that no error occurred anywhere (client, server, concurrency).
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from typing import Any, Dict, List
+
+import pytest
+
+from degu import bench
+
+TREE = os.path.dirname(os.path.dirname(os.path.abspath(bench.__file__)))
+
+
+def run_bench(args: List[str]) -> 'subprocess.CompletedProcess[str]':
+    """``degu.bench.main(args)`` in a fresh interpreter, as the brief prescribes."""
+    code = 'import degu.bench, sys; sys.exit(degu.bench.main({!r}))'.format(args)
+    env = dict(os.environ)
+    env['PYTHONPATH'] = TREE + (os.pathsep + env['PYTHONPATH']
+                                if env.get('PYTHONPATH') else '')
+    return subprocess.run(
+        [sys.executable, '-c', code], env=env, cwd=TREE, timeout=120,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+    )
+
+
+@pytest.fixture(scope='module')
+def quick() -> Dict[str, Any]:
+    """One quick run over every family, shared by the shape tests."""
+    proc = run_bench(['--quick', '--json'])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report: Dict[str, Any] = json.loads(proc.stdout)
+    report['_stderr'] = proc.stderr
+    return report
+
+
+def is_positive_number(value: Any) -> bool:
+    return type(value) in (int, float) and value > 0
+
+
+def test_no_errors(quick: Dict[str, Any]) -> None:
+    assert quick['errors'] == []
+
+
+def test_top_level_keys(quick: Dict[str, Any]) -> None:
+    assert set(quick) - {'_stderr'} == {
+        'environment', 'pinned', 'cpu', 'pin_note', 'settings', 'families',
+        'skipped', 'pingpong', 'large', 'concurrency', 'footprint', 'targets',
+        'errors', 'seconds',
+    }
+    assert quick['environment']['degu'] == '0.19.0'
+    assert quick['settings']['rounds'] == 2
+
+
+def test_pinned_by_default(quick: Dict[str, Any]) -> None:
+    if hasattr(os, 'sched_setaffinity'):
+        assert quick['pinned'] is True
+        assert type(quick['cpu']) is int
+        assert quick['pin_note'] == bench.PIN_NOTE.format(quick['cpu'])
+    else:
+        assert quick['pinned'] is False
+        assert quick['cpu'] is None
+
+
+def test_families_run_or_skipped_with_reason(quick: Dict[str, Any]) -> None:
+    skipped = [s['family'] for s in quick['skipped']]
+    assert sorted(quick['families'] + skipped) == sorted(bench.FAMILIES)
+    assert 'unix' in quick['families']
+    assert 'inet' in quick['families']
+    for skip in quick['skipped']:
+        assert type(skip['reason']) is str and skip['reason']
+    assert [f['family'] for f in quick['pingpong']] == quick['families']
+
+
+def test_pingpong_cases(quick: Dict[str, Any]) -> None:
+    for family in quick['pingpong']:
+        assert sorted(family['cases']) == sorted(bench.CASES)
+        for (name, case) in family['cases'].items():
+            assert case['errors'] == [], (family['family'], name)
+            assert len(case['samples']) == 2
+            assert type(case['round_trips']) is int and case['round_trips'] > 0
+            for key in ('rt_per_s', 'cpu_us_per_rt', 'client_cpu_us_per_rt'):
+                assert is_positive_number(case[key]), (family['family'], name, key)
+            assert type(case['server_cpu_us_per_rt']) is float
+        for key in ('degu_vs_raw', 'degu_vs_stdlib', 'cpu_raw_vs_degu',
+                    'cpu_stdlib_vs_degu'):
+            assert is_positive_number(family[key])
+
+
+def test_large_bodies(quick: Dict[str, Any]) -> None:
+    large = quick['large']
+    assert large['errors'] == []
+    assert large['bytes_each_way'] == 16 * 1024 * 1024
+    assert sorted(large['cases']) == sorted(bench.LARGE_CASES)
+    for case in large['cases'].values():
+        assert is_positive_number(case['mb_per_s'])
+        assert case['transfers'] == 2  # 2 rounds x 1 transfer
+    for key in ('body_vs_raw', 'chunked_vs_raw', 'read_vs_raw'):
+        assert is_positive_number(large[key])
+
+
+def test_concurrency(quick: Dict[str, Any]) -> None:
+    conc = quick['concurrency']
+    assert conc['errors'] == []
+    assert [level['clients'] for level in conc['levels']] == [1, 10, 50]
+    for level in conc['levels']:
+        assert level['errors'] == []
+        # Every client got its turn at least once per batch of 10.
+        assert level['round_trips'] >= 10 * level['clients']
+        assert is_positive_number(level['rt_per_s'])
+
+
+def test_footprint(quick: Dict[str, Any]) -> None:
+    foot = quick['footprint']
+    assert foot['errors'] == []
+    assert is_positive_number(foot['import_ms'])
+    assert foot['import_runs'] == 3
+    # SPEC §10.1: `import degu` imports no submodule (a contract, not a timing).
+    assert foot['import_submodules'] == []
+    assert 'degu' in foot['import_new_modules']
+    if sys.platform.startswith('linux'):
+        assert type(foot['rss_import_mib']) is float
+        assert type(foot['rss_import_modules']) is int
+        idle = foot['idle']
+        assert idle['connections'] == 50
+        assert idle['threads_added'] == 50  # one thread per connection
+        assert type(idle['rss_kib_per_conn']) is float
+        assert type(idle['vm_kib_per_conn']) is float
+
+
+def test_targets(quick: Dict[str, Any]) -> None:
+    targets = quick['targets']
+    assert [t['name'] for t in targets] == [t[0] for t in bench.TARGETS]
+    for t in targets:
+        assert t['ok'] in (True, False, None)
+        assert (t['value'] is None) is (t['ok'] is None)
+    # Error-free runs: the "no errors" target is met.
+    assert targets[-1] == {
+        'name': 'concurrency_errors',
+        'description': 'errors with 1/10/50 concurrent clients',
+        'value': 0, 'limit': 0, 'higher_is_better': False, 'ok': True,
+    }
+
+
+def test_progress_on_stderr(quick: Dict[str, Any]) -> None:
+    # Not a terminal: one line per step, numbered up to the total.
+    lines = quick['_stderr'].splitlines()
+    steps = [re.match(r'\[ *(\d+)/ *(\d+)\] ', line) for line in lines]
+    numbers = [(int(m.group(1)), int(m.group(2))) for m in steps if m]
+    assert len(numbers) == len(lines)
+    total = numbers[0][1]
+    assert numbers == [(n, total) for n in range(1, total + 1)]
+    assert 'unix degu round 1/2: ' in quick['_stderr']
+
+
+def test_text_report_of_real_run(quick: Dict[str, Any]) -> None:
+    report = dict(quick)
+    del report['_stderr']
+    text = bench.format_report(report)
+    assert text.startswith('Degu 0.19.0 benchmark: Python ')
+    assert 'Note: ' + quick['pin_note'] in text
+    for heading in ('Ping-pong:', 'Large bodies:', 'Concurrent keep-alive',
+                    'Footprint', 'Targets'):
+        assert heading in text
+    assert text.splitlines()[-2] == 'No errors.'
+
+
+def test_text_output_and_skip_note() -> None:
+    proc = run_bench(['--quick', '--quiet', '--no-pin', '--families', 'inet6,unix',
+                      '--rounds', '1', '--seconds', '0.02'])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stderr == ''
+    out = proc.stdout
+    assert 'Note: ' + bench.UNPIN_NOTE in out
+    assert 'Targets (defined for pinned runs)' in out
+    assert 'median of 1 interleaved rounds x 0.02 s' in out
+    rows = [line.split()[:2] for line in out.splitlines()
+            if line.startswith(('unix ', 'inet6 '))]
+    assert ['unix', 'degu'] in rows
+    assert 'No errors.' in out
+
+
+def test_profile_mode() -> None:
+    proc = run_bench(['--profile', '--quick', '--top', '5'])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert 'Client (degu.client, AF_UNIX, ping-pong): ' in out
+    assert 'Server connection thread (degu.server, AF_UNIX, ping-pong): ' in out
+    # Two tables of 5 rows each, then the socket calls of each side.
+    rows = [line for line in out.splitlines() if re.match(r' +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+%  ', line)]
+    assert len(rows) == 10
+    waits = [line for line in out.splitlines() if line.endswith('(waits for the peer)')]
+    assert any("'recv_into' of '_socket.socket'" in line for line in waits)
+    assert any("'send' of '_socket.socket'" in line for line in waits)
+
+
+@pytest.mark.parametrize('args,message', [
+    (['--families', 'bogus'],
+     "unknown family 'bogus'; choose from unix, inet, inet6, tls"),
+    (['--families', ','], 'need at least one family'),
+    (['--rounds', '0'], 'error: --rounds must be >= 1'),
+    (['--seconds', '0'], 'error: --seconds must be > 0'),
+    (['--seconds', '-1'], 'error: --seconds must be > 0'),
+    (['--rounds', 'x'], "invalid int value: 'x'"),
+])
+def test_bad_usage(args: List[str], message: str,
+                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench.main(args) == 2
+    (out, err) = capsys.readouterr()
+    assert out == ''
+    assert message in err
+    assert err.startswith('usage: python3 -m degu bench')
+
+
+def test_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench.main(['--help']) == 0
+    out = capsys.readouterr()[0]
+    for flag in ('--families', '--rounds', '--seconds', '--no-pin', '--json',
+                 '--quick', '--profile'):
+        assert flag in out
+
+
+@pytest.mark.parametrize('text,expected', [
+    ('unix', ['unix']),
+    ('unix,tls', ['unix', 'tls']),
+    (' inet , inet6 ', ['inet', 'inet6']),
+])
+def test_families_parser(text: str, expected: List[str]) -> None:
+    assert bench._families(text) == expected
+
+
+def test_import_is_cheap() -> None:
+    """Importing degu.bench builds no 16 MiB payload (it is made lazily)."""
+    assert 'LARGE_BODY' not in vars(bench)
+    code = ('import degu.bench as b; '
+            'print(len(b._LARGE), b.LARGE_SIZE)')
+    env = dict(os.environ, PYTHONPATH=TREE)
+    out = subprocess.run([sys.executable, '-c', code], env=env,
+                         stdout=subprocess.PIPE, check=True,
+                         universal_newlines=True).stdout
+    assert out == '0 16777216\n'
