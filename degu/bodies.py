@@ -174,8 +174,11 @@ class Body:
     __slots__ = ('_rfile', '_content_length', '_remaining', '_state')
 
     def __init__(self, rfile: Any, content_length: int) -> None:
-        self._content_length = _check_content_length(content_length)
-        _check_rfile(rfile, False)
+        if type(content_length) is not int or not (0 <= content_length <= MAX_LENGTH):
+            _check_content_length(content_length)
+        if type(rfile) is not Reader:
+            _check_rfile(rfile, False)
+        self._content_length = content_length
         self._rfile = rfile
         self._remaining = content_length
         self._state = BODY_READY
@@ -229,7 +232,10 @@ class Body:
             raise TypeError(TYPE_ERROR.format('size', int, type(size), size))
         elif not (0 <= size <= MAX_IO_SIZE):
             raise ValueError('need 0 <= size <= {}; got {}'.format(MAX_IO_SIZE, size))
-        self._start(False)
+        state = self._state
+        if state != BODY_READY and state != BODY_STARTED:
+            raise _state_error(self, state)
+        self._state = BODY_STARTED
         if size is None:
             size = remaining
             self._state = BODY_CONSUMED
@@ -240,8 +246,12 @@ class Body:
             size = remaining
         if not size:
             return b''
+        rfile = self._rfile
         try:
-            data = _read_exactly(self._rfile, size)
+            if type(rfile) is Reader:
+                data = rfile.read(size)
+            else:
+                data = _read_exactly(rfile, size)
         except BaseException:
             self._fail()
             raise

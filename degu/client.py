@@ -16,7 +16,7 @@ closes it (its stream position is unknown afterwards); later calls raise
 """
 
 import socket
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, ClassVar, Dict, Optional, Tuple
 
 from .bodies import api
 from .errors import TYPE_ERROR, TYPE_ERROR2
@@ -29,6 +29,7 @@ from .sockio import Reader, Writer
 __all__ = ('Client', 'SSLClient', 'Connection', 'Response')
 
 DEFAULT_TIMEOUT = 65
+CLIENT_OPTIONS = ('host', 'authorization', 'timeout', 'on_connect')
 
 _METHODS = frozenset(['GET', 'PUT', 'POST', 'HEAD', 'DELETE'])
 _BODY_METHODS = frozenset(['PUT', 'POST'])
@@ -163,8 +164,8 @@ class Client:
     '127.0.0.1:5984'
     """
 
-    _default_port = 80
-    _options: Tuple[str, ...] = ('host', 'authorization', 'timeout', 'on_connect')
+    _default_port: ClassVar[int] = 80
+    _options: ClassVar[Tuple[str, ...]] = CLIENT_OPTIONS
 
     def __init__(self, address: Any, **options: Any) -> None:
         self.family = address_family(address)
@@ -251,8 +252,8 @@ class Client:
 class SSLClient(Client):
     """A ``Client`` that speaks TLS (``sslctx``: config dict or ``SSLContext``)."""
 
-    _default_port = 443
-    _options = Client._options + ('ssl_host',)
+    _default_port: ClassVar[int] = 443
+    _options: ClassVar[Tuple[str, ...]] = CLIENT_OPTIONS + ('ssl_host',)
 
     def __init__(self, sslctx: Any, address: Any, **options: Any) -> None:
         from .tls import check_client_sslctx

@@ -55,7 +55,9 @@ def set_output_headers(headers: Headers, body: Any) -> None:
     """
     if body is not None:
         kind = type(body)
-        if kind is bytes or kind is bytearray:
+        if kind is bytes and 'content-length' not in headers:
+            headers['content-length'] = len(body)
+        elif kind is bytes or kind is bytearray:
             set_default_header(headers, 'content-length', len(body))
         elif kind is Body or kind is BodyIter:
             set_default_header(headers, 'content-length', body.content_length)

@@ -323,7 +323,9 @@ def _parse_header_lines(lines: List[bytes], isresponse: bool) -> Headers:
         if name in headers:
             raise ValueError('duplicate header: {!r}'.format(line))
         headers[name] = item[1]
-    _check_header_combinations(headers, isresponse)
+    if ('range' in headers or 'content-range' in headers
+            or ('content-length' in headers and 'transfer-encoding' in headers)):
+        _check_header_combinations(headers, isresponse)
     return headers
 
 

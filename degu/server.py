@@ -26,7 +26,7 @@ import os
 import socket
 import struct
 import threading
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, ClassVar, Dict, List, Optional, Tuple, Union
 
 from .bodies import api
 from .errors import TYPE_ERROR, TYPE_ERROR2
@@ -380,7 +380,7 @@ class Server:
     >>> server.close()
     """
 
-    _options: Tuple[str, ...] = ('max_connections', 'max_requests', 'timeout')
+    _options: ClassVar[Tuple[str, ...]] = ('max_connections', 'max_requests', 'timeout')
 
     def __init__(self, address: Any, app: Callable[..., Any],
                  **options: Any) -> None:
