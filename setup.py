@@ -25,6 +25,8 @@ MYPYC_MODULES = [
     'degu/sockio.py',
     'degu/bodies.py',
     'degu/messages.py',
+    'degu/server.py',
+    'degu/client.py',
 ]
 
 
