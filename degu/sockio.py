@@ -48,6 +48,17 @@ def _check_received(received: Any, size: int) -> int:
     return received
 
 
+def _not_found(end: bytes, buf: bytearray, stop: int) -> ValueError:
+    """The error for a missing *end*, showing the start of ``buf[:stop]``.
+
+    Only the *stop* bytes actually received count: the rest of the buffer
+    holds stale bytes of earlier messages, which must not leak into errors.
+    """
+    return ValueError(
+        '{!r} not found in {!r}...'.format(end, bytes(buf[:min(stop, 32)]))
+    )
+
+
 def _check_sent(sent: Any, size: int) -> int:
     if type(sent) is not int:
         raise TypeError(TYPE_ERROR.format('sent', int, type(sent), sent))
@@ -171,9 +182,7 @@ class Reader:
         try:
             while True:
                 if stop >= BUF_LEN:
-                    raise ValueError('{!r} not found in {!r}...'.format(
-                        PREAMBLE_END, bytes(buf[:32])
-                    ))
+                    raise _not_found(PREAMBLE_END, buf, stop)
                 if deadline >= 0 and stop > 0:
                     # A trickling peer gets `timeout` seconds for the whole
                     # preamble, not `timeout` seconds per recv().
@@ -187,9 +196,7 @@ class Reader:
                     self._stop = stop
                     if stop == 0:
                         return -1
-                    raise ValueError('{!r} not found in {!r}...'.format(
-                        PREAMBLE_END, bytes(buf[:32])
-                    ))
+                    raise _not_found(PREAMBLE_END, buf, stop)
                 index = buf.find(PREAMBLE_END, max(0, stop - 3), stop + added)
                 stop += added
                 if index >= 0:
@@ -267,15 +274,11 @@ class Reader:
             view = self._view
             while True:
                 if stop >= size:
-                    raise ValueError('{!r} not found in {!r}...'.format(
-                        LINE_END, bytes(buf[:32])
-                    ))
+                    raise _not_found(LINE_END, buf, size)
                 added = self._recv(view[stop:])
                 if added == 0:
                     self._stop = stop
-                    raise ValueError('{!r} not found in {!r}...'.format(
-                        LINE_END, bytes(buf[:32])
-                    ))
+                    raise _not_found(LINE_END, buf, stop)
                 index = buf.find(LINE_END, max(0, stop - 1), min(stop + added, size))
                 stop += added
                 if index >= 0:
