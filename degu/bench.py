@@ -1224,6 +1224,9 @@ def format_report(report: Dict[str, Any]) -> str:
     add('Degu {} benchmark: Python {} on {} ({} CPUs)'.format(
         env['degu'], env['python'], env['platform'], env['cpus']))
     add('Note: ' + report['pin_note'])
+    add('Load average (1 min) at start / end: {} / {}. Other work on the machine '
+        'lowers rt/s; CPU us per round trip is much less affected.'.format(
+            _fmt(env.get('loadavg_start'), '.2f'), _fmt(env.get('loadavg_end'), '.2f')))
     s = report['settings']
     add('')
     add('Ping-pong: POST with a {}-byte body echoed back, one persistent connection, '
@@ -1488,6 +1491,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 1 if report['errors'] else 0
 
 
+def _loadavg() -> Optional[float]:
+    """The 1-minute load average: other work on the machine skews rt/s."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
 def run(args: argparse.Namespace, settings: Settings, tmpdir: str,
         cpu: Optional[int], pin_note: str) -> Dict[str, Any]:
     started = time.perf_counter()
@@ -1510,6 +1521,7 @@ def run(args: argparse.Namespace, settings: Settings, tmpdir: str,
             'implementation': platform.python_implementation(),
             'platform': platform.platform(),
             'cpus': os.cpu_count(),
+            'loadavg_start': _loadavg(),
         },
         'pinned': cpu is not None,
         'cpu': cpu,
@@ -1536,6 +1548,7 @@ def run(args: argparse.Namespace, settings: Settings, tmpdir: str,
     report['footprint'] = bench_footprint(settings, tmpdir, progress)
     errors.extend(report['footprint']['errors'])
     progress.finish()
+    report['environment']['loadavg_end'] = _loadavg()
     report['targets'] = collect_targets(report)
     report['errors'] = errors
     report['seconds'] = time.perf_counter() - started

@@ -55,6 +55,10 @@ def test_top_level_keys(quick: Dict[str, Any]) -> None:
         'skipped', 'pingpong', 'large', 'concurrency', 'footprint', 'targets',
         'errors', 'seconds',
     }
+    assert set(quick['environment']) == {
+        'degu', 'python', 'implementation', 'platform', 'cpus',
+        'loadavg_start', 'loadavg_end',
+    }
     assert quick['environment']['degu'] == '0.19.0'
     assert quick['settings']['rounds'] == 2
 
@@ -166,6 +170,7 @@ def test_text_report_of_real_run(quick: Dict[str, Any]) -> None:
     text = bench.format_report(report)
     assert text.startswith('Degu 0.19.0 benchmark: Python ')
     assert 'Note: ' + quick['pin_note'] in text
+    assert 'Load average (1 min) at start / end: ' in text
     for heading in ('Ping-pong:', 'Large bodies:', 'Concurrent keep-alive',
                     'Footprint', 'Targets'):
         assert heading in text
