@@ -432,7 +432,7 @@ def _server_child(conn: Any, spec: ServerSpec) -> None:
     """Child process: serve *spec* in a thread, answer questions on *conn*.
 
     Questions: ``'cpu'`` (``time.process_time()`` of this whole process),
-    ``'mem'`` (VmRSS, VmSize in KiB, thread count, thread stack size),
+    ``'mem'`` (VmRSS and VmSize in KiB, thread count),
     ``'errors'`` (count, last), ``'stop'``.
     """
     counter = ErrorCounter()
@@ -453,7 +453,7 @@ def _server_child(conn: Any, spec: ServerSpec) -> None:
             conn.send(time.process_time())
         elif question == 'mem':
             conn.send((read_status_kib('VmRSS'), read_status_kib('VmSize'),
-                       threading.active_count(), threading.stack_size()))
+                       threading.active_count()))
         elif question == 'errors':
             conn.send((counter.count, counter.last))
         elif question == 'stop':
@@ -1108,11 +1108,11 @@ def _idle_connections(tmpdir: str) -> Dict[str, Any]:
 
         connect()  # the first connection pays for one-time setup
         time.sleep(0.1)
-        (rss0, vm0, threads0, stack_size) = server.ask('mem')
+        (rss0, vm0, threads0) = server.ask('mem')
         for _ in range(IDLE_CONNECTIONS):
             connect()
         time.sleep(0.2)
-        (rss1, vm1, threads1, _) = server.ask('mem')
+        (rss1, vm1, threads1) = server.ask('mem')
         (error_count, last) = server.errors()
     finally:
         for conn in conns:
@@ -1121,7 +1121,6 @@ def _idle_connections(tmpdir: str) -> Dict[str, Any]:
     result: Dict[str, Any] = {
         'connections': IDLE_CONNECTIONS,
         'threads_added': threads1 - threads0,
-        'thread_stack_size': stack_size,
         'rss_kib_per_conn': None,
         'vm_kib_per_conn': None,
         'errors': ['idle server: {} errors, last: {}'.format(error_count, last)]
@@ -1289,10 +1288,10 @@ def format_report(report: Dict[str, Any]) -> str:
         idle = foot['idle']
         if idle:
             add('  idle keep-alive connection: {} KiB RSS, {} KiB address space '
-                '({} connections, {} threads added, thread stack_size={})'.format(
+                '(mostly the thread stack; {} connections, {} threads added)'.format(
                     _fmt(idle['rss_kib_per_conn'], '.1f'),
                     _fmt(idle['vm_kib_per_conn'], '.0f'), idle['connections'],
-                    idle['threads_added'], idle['thread_stack_size'] or 'default'))
+                    idle['threads_added']))
     add('')
     add('Targets' + ('' if report['pinned'] else ' (defined for pinned runs)'))
     for t in report['targets']:

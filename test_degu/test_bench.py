@@ -133,6 +133,8 @@ def test_footprint(quick: Dict[str, Any]) -> None:
         assert type(foot['rss_import_mib']) is float
         assert type(foot['rss_import_modules']) is int
         idle = foot['idle']
+        assert set(idle) == {'connections', 'threads_added', 'rss_kib_per_conn',
+                             'vm_kib_per_conn', 'errors'}
         assert idle['connections'] == 50
         assert idle['threads_added'] == 50  # one thread per connection
         assert type(idle['rss_kib_per_conn']) is float
