@@ -257,12 +257,13 @@ FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY
 # open() errors meaning "no servable file at this path", answered with 404:
 # missing (ENOENT), a file used as a directory or a trailing slash (ENOTDIR),
 # a symlink refused by O_NOFOLLOW (ELOOP; EMLINK on FreeBSD), a name longer
-# than the filesystem allows (ENAMETOOLONG), no permission (EACCES: a file
-# the server may not read is not part of the site).  Any other error (out of
-# file descriptors, I/O error) is the server's problem and propagates.
+# than the filesystem allows (ENAMETOOLONG), a socket or a device without a
+# driver (ENXIO, ENODEV), no permission (EACCES, EPERM: a file the server may
+# not read is not part of the site).  Any other error (out of file
+# descriptors, I/O error) is the server's problem and propagates.
 NOT_FOUND_ERRNOS = frozenset([
     errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EMLINK, errno.EISDIR,
-    errno.ENAMETOOLONG, errno.EACCES,
+    errno.ENAMETOOLONG, errno.ENXIO, errno.ENODEV, errno.EACCES, errno.EPERM,
 ])
 
 
