@@ -430,8 +430,11 @@ def test_no_command(capsys: Any) -> None:
 
 
 def test_bench_unavailable(monkeypatch: Any, capsys: Any) -> None:
-    # A None entry in sys.modules makes the import fail, as if not installed.
+    # A None entry in sys.modules makes the import fail, as if not installed
+    # (and the package must not hold the submodule from an earlier import).
+    import degu
     monkeypatch.setitem(sys.modules, 'degu.bench', None)
+    monkeypatch.delattr(degu, 'bench', raising=False)
     assert cli.main(['bench']) == 1
     assert capsys.readouterr().err.startswith('degu bench: not available: ')
 
