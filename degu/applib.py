@@ -14,9 +14,10 @@ returning ``(status, reason, headers, body)``) or builds one:
   with single byte ranges.
 
 Answers that close the connection (SPEC §8.4): 400, 405, 410 and 416 do;
-404 keeps it open.  Apps here never read a request body; a request that has
-one and is refused (405, 410) therefore ends with the connection closed and
-no response, as the server's "request body not consumed" rule demands.
+404 keeps it open.  The refusing apps never read a request body: a request
+whose body was sent and is refused (405, 410) ends with the connection
+closed and no response, as the server's "request body not consumed" rule
+demands; a client that waits for ``100 Continue`` gets the answer instead.
 """
 
 import errno
@@ -209,8 +210,12 @@ class ProxyApp:
     client sends bodies without waiting for an interim response.
 
     The upstream ``Response`` is returned unchanged; the server accepts the
-    namedtuple as an RGI response.  The upstream connection closes itself
-    whenever its server closes (the same statuses close both hops).
+    namedtuple as an RGI response.  A status after which the upstream server
+    closes its connection makes this server close the downstream one too
+    (the same rule applies on both hops), and when the downstream connection
+    ends, its upstream ``Connection`` goes away with the session (closed
+    when garbage collected).  A failing upstream request raises, which
+    drops the downstream connection: there is no ``502``.
     """
 
     __slots__ = ('client', 'key')
