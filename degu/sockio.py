@@ -34,6 +34,8 @@ Buffer = Union[bytes, bytearray, memoryview]
 
 PREAMBLE_END = b'\r\n\r\n'
 LINE_END = b'\r\n'
+LF = b'\n'
+CR = 0x0D  # b'\r'[0]
 
 
 def _check_received(received: Any, size: int) -> int:
@@ -259,14 +261,20 @@ class Reader:
         return bytes(out)
 
     def readline(self, size: int) -> bytes:
-        """Return one line ending in ``b'\\r\\n'`` found within *size* bytes."""
+        """Return one line ending in ``b'\\r\\n'`` found within *size* bytes.
+
+        Like a file's ``readline()``, the line ends at the first ``b'\\n'``;
+        a bare LF (not preceded by CR) is an error.  So a chunked body gives
+        the same chunks, or the same error, whether it is read from this
+        reader or from any file-like object.
+        """
         self._check_open()
         if self._interim:
             self._send_interim()
         buf = self._buf
         start = self._start
         stop = self._stop
-        index = buf.find(LINE_END, start, min(stop, start + size))
+        index = buf.find(LF, start, min(stop, start + size))
         if index < 0:
             self._compact()
             start = 0
@@ -279,13 +287,17 @@ class Reader:
                 if added == 0:
                     self._stop = stop
                     raise _not_found(LINE_END, buf, stop)
-                index = buf.find(LINE_END, max(0, stop - 1), min(stop + added, size))
+                index = buf.find(LF, stop, min(stop + added, size))
                 stop += added
                 if index >= 0:
                     break
             self._stop = stop
-        self._start = index + 2
-        return self._view[start:index + 2].tobytes()
+        if index == start or buf[index - 1] != CR:
+            raise ValueError('{!r} not found in {!r}...'.format(
+                LINE_END, bytes(buf[start:min(index + 1, start + 32)])
+            ))
+        self._start = index + 1
+        return self._view[start:index + 1].tobytes()
 
 
 class Writer:
