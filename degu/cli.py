@@ -530,7 +530,7 @@ def cmd_request(parser: argparse.ArgumentParser, args: argparse.Namespace,
 def cmd_bench(argv: List[str]) -> int:
     """Hand the arguments to ``degu.bench.main()`` (imported only now)."""
     try:
-        from . import bench
+        bench = importlib.import_module('degu.bench')
     except ImportError as e:
         print('degu bench: not available: {}'.format(e), file=sys.stderr)
         return 1

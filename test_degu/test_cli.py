@@ -9,6 +9,7 @@ installed), then SIGINT and expect exit status 0.  The pure helpers
 
 import ast
 import importlib.util
+import inspect
 import io
 import json
 import os
@@ -371,7 +372,7 @@ def test_is_rgi_app_without_signature(monkeypatch: Any) -> None:
     def no_signature(obj: Any) -> Any:
         raise ValueError('no signature found')
 
-    monkeypatch.setattr(cli.inspect, 'signature', no_signature)
+    monkeypatch.setattr(inspect, 'signature', no_signature)
     assert cli.is_rgi_app(_thread_app) is True  # cannot tell: assume an app
     assert cli.is_rgi_app(17) is False
 
@@ -669,6 +670,7 @@ def test_serve_directory_tcp(filesdir: str) -> None:
 @needs_applib
 @needs_curl
 def test_serve_directory_unix_curl(tmp_path: Any, filesdir: str) -> None:
+    assert CURL is not None
     path = str(tmp_path / 'files.socket')
     with Serving(str(tmp_path), 'www', '--address', path) as s:
         assert s.address == path
@@ -805,3 +807,35 @@ def test_request_usage_errors(capsys: Any, argv: List[str], message: str) -> Non
     err = capsys.readouterr().err
     assert err.startswith('usage: python3 -m degu request ')
     assert err.endswith('python3 -m degu request: error: {}\n'.format(message))
+
+
+# -- serve failures, in-process (they end before any signal handler is set) ----
+
+def test_serve_cannot_listen_inprocess(cliapp: Any) -> None:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        sock.listen(1)
+        port = sock.getsockname()[1]
+        out = io.BytesIO()
+        err = io.StringIO()
+        status = cli.main(['serve', '--app', 'cliapp:app', '--quiet', '--address',
+                           '127.0.0.1:{}'.format(port)], stdout=out, stderr=err)
+    assert (status, out.getvalue()) == (1, b'')
+    assert err.getvalue() == (
+        "degu serve: cannot serve on ('127.0.0.1', {}): "
+        "[Errno 98] Address already in use\n".format(port)
+    )
+
+
+def test_serve_missing_cert_inprocess(cliapp: Any, tmp_path: Any) -> None:
+    cert = str(tmp_path / 'server.cert')
+    out = io.BytesIO()
+    err = io.StringIO()
+    status = cli.main(['serve', '--app', 'cliapp:app', '--quiet', '-a', '127.0.0.1:0',
+                       '--tls', '--cert', cert, '--key', cert, '--allow-anonymous'],
+                      stdout=out, stderr=err)
+    assert (status, out.getvalue()) == (1, b'')
+    assert err.getvalue() == (
+        "degu serve: cannot serve on ('127.0.0.1', 0): "
+        "[Errno 2] No such file or directory\n"
+    )
