@@ -50,14 +50,18 @@ class FakeSock:
     """Records what is sent; ``recv_into`` replays *data* (then EOF)."""
 
     def __init__(self, data: bytes = b'', close_result: Any = None,
-                 close_error: Optional[Exception] = None) -> None:
+                 close_error: Optional[Exception] = None,
+                 max_recv: int = 0) -> None:
         self._rfile = io.BytesIO(data)
+        self._max_recv = max_recv  # when > 0, recv_into() returns at most this
         self.sent: List[bytes] = []
         self.close_calls = 0
         self._close_result = close_result
         self._close_error = close_error
 
     def recv_into(self, buf: Any) -> int:
+        if self._max_recv:
+            buf = buf[:self._max_recv]
         return self._rfile.readinto(buf)
 
     def send(self, data: Any) -> int:
@@ -416,6 +420,36 @@ def test_response_many_buffered() -> None:
         conn.get('/', {})
     assert str(cm.value) == 'response preamble is empty'
     assert conn.closed is True
+
+
+@pytest.mark.parametrize('max_recv', [1, 2, 3, 5, 7, 13])
+def test_responses_split_everywhere(max_recv: int) -> None:
+    # The socket returns a few bytes per recv_into(): every boundary of
+    # the status line, headers, chunk lines and data falls mid-read.
+    data = (
+        b'HTTP/1.1 200 OK\r\ncontent-length: 12\r\n\r\nhello, world'
+        b'HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\nx-a: b\r\n\r\n'
+        b'5;k=v\r\nhello\r\n7\r\n, world\r\n0;end=yes\r\n\r\n'
+        b'HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n'
+        b'HTTP/1.1 404 Not Found\r\n\r\n'
+        b'HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nabc'
+    )
+    conn = Connection(FakeSock(data, max_recv=max_recv), None)
+    assert conn.get('/', {}).body.read() == b'hello, world'
+    response = conn.get('/', {})
+    assert (response.status, response.reason) == (201, 'Created')
+    assert response.headers == {'transfer-encoding': 'chunked', 'x-a': 'b'}
+    assert list(response.body) == [(('k', 'v'), b'hello'), (None, b', world'),
+                                   (('end', 'yes'), b'')]
+    assert conn.head('/', {}) == Response(200, 'OK', {'content-length': 5}, None)
+    assert conn.get('/', {}) == Response(404, 'Not Found', {}, None)
+    body = conn.get('/', {}).body
+    assert body.read(1) == b'a'
+    assert body.read(5) == b'bc'
+    assert body.read(5) == b''
+    assert body.state == BODY_CONSUMED
+    with pytest.raises(EmptyPreambleError):
+        conn.get('/', {})
 
 
 # ---------------------------------------------------------------------------

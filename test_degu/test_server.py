@@ -6,6 +6,7 @@ context manager) start ``serve_forever()`` in a daemon thread of the test
 process; everything that talks HTTP lives in test_e2e.py.
 """
 
+import errno
 import functools
 import os
 import shutil
@@ -174,6 +175,20 @@ def test_server_address_bad_type(address: Any) -> None:
     assert str(cm.value) == TYPE_ERROR.format(
         'address', (tuple, str, bytes), type(address), address
     )
+
+
+def test_server_address_in_use(tmpdir_short: str) -> None:
+    filename = os.path.join(tmpdir_short, 'taken.sock')
+    first = Server(filename, app)
+    second = Server(('127.0.0.1', 0), app)
+    try:
+        for address in (filename, second.address):
+            with pytest.raises(OSError) as cm:
+                Server(address, app)
+            assert cm.value.errno == errno.EADDRINUSE
+    finally:
+        first.close()
+        second.close()
 
 
 def test_server_address_checked_before_app() -> None:
