@@ -38,6 +38,11 @@ def read_version():
     raise RuntimeError('no __version__ in degu/__init__.py')
 
 
+def read_readme():
+    with open(os.path.join(HERE, 'README')) as fp:
+        return fp.read()
+
+
 def ext_modules():
     if os.environ.get('DEGU_MYPYC') != '1':
         return []
@@ -49,8 +54,8 @@ setup(
     name='degu',
     version=read_version(),
     description='Embedded HTTP/1.1 server and client library',
-    long_description=open(os.path.join(HERE, 'README')).read(),
-    long_description_content_type='text/plain',
+    long_description=read_readme(),
+    long_description_content_type='text/x-rst',
     url='https://example.invalid/degu',
     license='LGPLv3+',
     packages=['degu'],
@@ -64,6 +69,7 @@ setup(
         'Development Status :: 4 - Beta',
         'Intended Audience :: Developers',
         'License :: OSI Approved :: GNU Lesser General Public License v3 or later (LGPLv3+)',
+        'Operating System :: POSIX',
         'Operating System :: POSIX :: Linux',
         'Programming Language :: Python :: 3',
         'Programming Language :: Python :: 3 :: Only',
@@ -73,7 +79,9 @@ setup(
         'Programming Language :: Python :: 3.12',
         'Programming Language :: Python :: 3.13',
         'Programming Language :: Python :: Implementation :: CPython',
+        'Topic :: Internet :: WWW/HTTP',
         'Topic :: Internet :: WWW/HTTP :: HTTP Servers',
+        'Topic :: Software Development :: Libraries :: Python Modules',
         'Typing :: Typed',
     ],
 )
