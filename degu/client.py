@@ -97,7 +97,7 @@ class Connection:
         framing header.  The body of the previous response must have been
         consumed first.
         """
-        if self.closed:
+        if self._closed or self._reader._closed:
             raise ValueError('Connection is closed')
         try:
             if method not in _METHODS:

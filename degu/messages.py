@@ -29,6 +29,10 @@ from .sockio import Reader, Writer
 
 Headers = Dict[str, Any]
 
+# A server may send a few interim (1xx) responses before the final one; more
+# than this is a misbehaving peer, not a slow one.
+MAX_INTERIM_RESPONSES = 4
+
 # What Connection.request() returns.
 Response = namedtuple('Response', 'status reason headers body')
 ResponseType = Response
@@ -95,13 +99,25 @@ def read_request(
 
 
 def read_response(reader: Reader, method: str) -> Response:
-    """Read the response to a *method* request (``HEAD`` responses have no body)."""
-    preamble = reader.read_preamble()
-    if preamble is None:
-        raise EmptyPreambleError('response preamble is empty')
-    (status, reason, headers) = parse_response(preamble)
-    body = None if method == 'HEAD' else _body_from_headers(reader, headers)
-    return Response(status, reason, headers, body)
+    """Read the response to a *method* request (``HEAD`` responses have no body).
+
+    Interim ``1xx`` responses (a ``100 Continue`` answering an app's own
+    ``expect`` header) carry no body and are skipped, at most
+    ``MAX_INTERIM_RESPONSES`` of them.
+    """
+    for _ in range(MAX_INTERIM_RESPONSES + 1):
+        preamble = reader.read_preamble()
+        if preamble is None:
+            raise EmptyPreambleError('response preamble is empty')
+        (status, reason, headers) = parse_response(preamble)
+        if status >= 200:
+            body = None if method == 'HEAD' else _body_from_headers(reader, headers)
+            return Response(status, reason, headers, body)
+        if headers:
+            raise ValueError(
+                'interim response with headers: {!r}'.format(preamble[:32])
+            )
+    raise ValueError('more than {} interim responses'.format(MAX_INTERIM_RESPONSES))
 
 
 def _write_message(writer: Writer, preamble: bytes, body: Any) -> int:

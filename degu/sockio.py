@@ -100,6 +100,14 @@ class Reader:
             self._start = self._stop = 0
             self.sock.close()
 
+    def __del__(self) -> None:
+        # The reader is what bodies hold on to, so it is the last owner of
+        # the socket: when it goes, the socket is closed quietly (rather than
+        # by the socket's own finalizer, with a ResourceWarning).
+        if not self._closed:
+            self._closed = True
+            self.sock.close()
+
     def _check_open(self) -> None:
         if self._closed:
             raise ValueError('Connection is closed')
