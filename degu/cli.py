@@ -330,11 +330,16 @@ def cmd_serve(parser: argparse.ArgumentParser, args: argparse.Namespace,
                   file=stderr, flush=True)
             return 1
         try:
+            # Handlers first: whoever reads the address line may signal at once.
+            stop = _stop_on_signals()
             _say(stdout, 'Serving on {!r}'.format(server.address))
-            return _run_until_signal(server, stderr)
+            return _run_until_signal(server, stop, stderr)
         finally:
             if type(server.address) is str:
                 _unlink_quietly(server.address)
+    except KeyboardInterrupt:
+        # Ctrl-C while starting up (creating the PKI, say): a clean stop too.
+        return 0
     finally:
         if pki is not None:
             pki.__del__()
@@ -347,16 +352,27 @@ def _unlink_quietly(filename: str) -> None:
         pass
 
 
-def _run_until_signal(server: Any, stderr: TextIO) -> int:
-    """``serve_forever()`` in a thread until SIGINT or SIGTERM; 0 if stopped so.
+def _stop_on_signals() -> threading.Event:
+    """Make SIGINT and SIGTERM set the returned event, and do nothing else.
 
-    The signal handlers only set an event; the main thread then calls
-    ``server.shutdown()`` outside of any handler, so the handler can never
-    need a lock held by the code it interrupted.  The handlers stay
-    installed for the rest of the process: a second Ctrl-C while shutting
-    down changes nothing, and the exit status stays 0.
+    The main thread then calls ``server.shutdown()`` outside of any signal
+    handler, so a handler can never need a lock held by the code it
+    interrupted.  The handlers stay installed for the rest of the process:
+    a second Ctrl-C while shutting down changes nothing, and the exit
+    status stays 0.
     """
     stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    return stop
+
+
+def _run_until_signal(server: Any, stop: threading.Event, stderr: TextIO) -> int:
+    """``serve_forever()`` in a thread until *stop* is set; 0 if a signal did it."""
     failure: List[BaseException] = []
 
     def serve() -> None:
@@ -367,11 +383,6 @@ def _run_until_signal(server: Any, stderr: TextIO) -> int:
         finally:
             stop.set()
 
-    def on_signal(signum: int, frame: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
     thread = threading.Thread(target=serve, name='degu-serve', daemon=True)
     thread.start()
     stop.wait()

@@ -8,6 +8,7 @@ installed), then SIGINT and expect exit status 0.  The pure helpers
 """
 
 import ast
+import errno
 import importlib.util
 import inspect
 import io
@@ -92,6 +93,11 @@ def run_degu(*args: str, cwd: Optional[str] = None,
         cwd=cwd, env=degu_env(), input=stdin, capture_output=True,
         timeout=GUARD,
     )
+
+
+def oserror_text(code: int) -> str:
+    """How an OSError with *code* prints, e.g. ``[Errno 2] No such file or directory``."""
+    return '[Errno {}] {}'.format(code, os.strerror(code))
 
 
 def address_text(address: Any) -> str:
@@ -506,8 +512,8 @@ def test_serve_address_in_use(appdir: str) -> None:
     assert result.returncode == 1
     assert result.stdout == b''
     assert result.stderr.decode() == (
-        "degu serve: cannot serve on ('127.0.0.1', {}): "
-        "[Errno 98] Address already in use\n".format(port)
+        "degu serve: cannot serve on ('127.0.0.1', {}): {}\n".format(
+            port, oserror_text(errno.EADDRINUSE))
     )
 
 
@@ -759,17 +765,16 @@ def test_request_connection_refused() -> None:
         port = sock.getsockname()[1]
         (status, out, err) = request_inproc('GET', '127.0.0.1:{}'.format(port), '/')
     assert (status, out) == (1, b'')
-    assert err == 'degu request: ConnectionRefusedError: [Errno 111] Connection refused\n'
+    assert err == 'degu request: ConnectionRefusedError: {}\n'.format(
+        oserror_text(errno.ECONNREFUSED))
 
 
 def test_request_missing_data_file(tmp_path: Any) -> None:
     name = str(tmp_path / 'nope')
     (status, out, err) = request_inproc('PUT', '127.0.0.1:9', '/', '-d', name)
     assert (status, out) == (1, b'')
-    assert err == (
-        "degu request: FileNotFoundError: [Errno 2] No such file or directory: "
-        "{!r}\n".format(name)
-    )
+    assert err == 'degu request: FileNotFoundError: {}: {!r}\n'.format(
+        oserror_text(errno.ENOENT), name)
 
 
 def test_request_bad_tls_config(tmp_path: Any) -> None:
@@ -822,8 +827,8 @@ def test_serve_cannot_listen_inprocess(cliapp: Any) -> None:
                            '127.0.0.1:{}'.format(port)], stdout=out, stderr=err)
     assert (status, out.getvalue()) == (1, b'')
     assert err.getvalue() == (
-        "degu serve: cannot serve on ('127.0.0.1', {}): "
-        "[Errno 98] Address already in use\n".format(port)
+        "degu serve: cannot serve on ('127.0.0.1', {}): {}\n".format(
+            port, oserror_text(errno.EADDRINUSE))
     )
 
 
@@ -835,7 +840,5 @@ def test_serve_missing_cert_inprocess(cliapp: Any, tmp_path: Any) -> None:
                        '--tls', '--cert', cert, '--key', cert, '--allow-anonymous'],
                       stdout=out, stderr=err)
     assert (status, out.getvalue()) == (1, b'')
-    assert err.getvalue() == (
-        "degu serve: cannot serve on ('127.0.0.1', 0): "
-        "[Errno 2] No such file or directory\n"
-    )
+    assert err.getvalue() == "degu serve: cannot serve on ('127.0.0.1', 0): {}\n".format(
+        oserror_text(errno.ENOENT))
