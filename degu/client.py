@@ -87,6 +87,7 @@ class Connection:
             return None
         self._closed = True
         self._response_body = None
+        self._reader.mark_closed()
         return self.sock.close()
 
     def request(self, method: str, uri: str, headers: Dict[str, Any],

@@ -100,6 +100,11 @@ class Reader:
             self._start = self._stop = 0
             self.sock.close()
 
+    def mark_closed(self) -> None:
+        """Refuse further reads; the socket's owner closes it (or did)."""
+        self._closed = True
+        self._start = self._stop = 0
+
     def __del__(self) -> None:
         # The reader is what bodies hold on to, so it is the last owner of
         # the socket: when it goes, the socket is closed quietly (rather than
