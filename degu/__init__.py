@@ -5,6 +5,7 @@ submodules (nor ``socket``, ``ssl``, ``threading`` or ``multiprocessing``).
 """
 
 import os
+import warnings
 from typing import Any, Callable, Dict, Optional, Tuple, TypeVar
 
 __version__ = '0.19.0'
@@ -115,7 +116,16 @@ def _start(context: Any, sslconfig: Optional[Dict[str, Any]], address: Any,
         args=(queue, sslconfig, address, build_func, build_args, options),
         daemon=True,
     )
-    process.start()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns that fork() in a multi-threaded process may
+        # deadlock the child.  The child here only imports degu.server and
+        # serves, taking no lock a parent thread could hold, so the warning
+        # (an error under -W error) does not apply.
+        warnings.filterwarnings(
+            'ignore', category=DeprecationWarning,
+            message=r'.*multi-threaded, use of fork\(\) may lead to deadlocks',
+        )
+        process.start()
     try:
         report = _await_address(queue, process)
     except BaseException:
