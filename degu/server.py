@@ -484,6 +484,12 @@ class Server:
                  self.timeout, self.max_connections, self.max_requests)
         slots = threading.BoundedSemaphore(self.max_connections)
         listener = self.sock
+        # A new connection waits up to SLOT_WAIT for a slot.  Once a whole
+        # wait has failed the server is saturated, and the connections queued
+        # behind that one are refused at once until a slot is free again:
+        # waiting SLOT_WAIT for each of them in turn would let a flood of
+        # N connections hold the accept loop for N * SLOT_WAIT seconds.
+        wait: float = SLOT_WAIT
         try:
             while not self._shutdown.is_set():
                 try:
@@ -492,10 +498,12 @@ class Server:
                     if self._shutdown.is_set():
                         break
                     raise
-                if not slots.acquire(timeout=SLOT_WAIT):
+                if not slots.acquire(timeout=wait):
+                    wait = SLOT_WAIT
                     log.warning('Too many connections, rejecting %r', address)
                     sock.close()
                     continue
+                wait = SLOT_WAIT
                 try:
                     self._start_connection(slots, sock, address)
                 except BaseException:
@@ -531,7 +539,9 @@ class Server:
         try:
             log.info('+ %s New connection', session)
             self._handle(sock, session)
-        except (TimeoutError, ConnectionError) as e:
+        except OSError as e:
+            # Timeouts, resets, refused TLS handshakes: the peer went away
+            # or misbehaved at the socket level; not a bug worth a traceback.
             log.info('- %s Handled %d requests: %r', session, session.requests, e)
         except Exception:
             log.exception('- %s Error after handling %d requests:',
@@ -546,6 +556,10 @@ class Server:
         """Hook for SSLServer: the TLS handshake, run in the connection's thread."""
         return sock
 
+    def _close(self, sock: socket.socket) -> None:
+        """Hook for SSLServer: end the connection (TLS says goodbye first)."""
+        sock.close()
+
     def _handle(self, sock: socket.socket, session: Session) -> None:
         sock = self._wrap(sock)
         try:
@@ -557,31 +571,36 @@ class Server:
             log.info('- %s Handled %d requests: %s',
                      session, session.requests, session.message)
         finally:
-            sock.close()
+            self._close(sock)
 
     def _serve(self, sock: socket.socket, session: Session) -> None:
         """The request/response loop of one connection."""
         reader = Reader(sock, self.timeout)
         writer = Writer(sock)
         app = self.app
-        while not session._closed:
-            (method, uri, headers, body, path, query) = read_request(reader)
-            if 'expect' in headers:
-                _expect_continue(reader, headers['expect'], body)
-            request = Request(method, uri, headers, body, [], path, query)
-            response = app(session, request, api)
-            unread = body is not None and reader.has_interim()
-            (status, reason, rheaders, rbody) = _check_response(
-                request, response, unread
-            )
-            write_response(writer, status, reason, rheaders, rbody)
-            if unread:
-                session.close('request body not sent after expect: 100-continue')
-            elif status >= 400 and status not in KEEP_ALIVE_ERRORS:
-                session.close('{} {}'.format(status, reason))
-            session._requests += 1
-            if session._requests >= session._max_requests:
-                session.close('max_requests')
+        try:
+            while not session._closed:
+                (method, uri, headers, body, path, query) = read_request(reader)
+                if 'expect' in headers:
+                    _expect_continue(reader, headers['expect'], body)
+                request = Request(method, uri, headers, body, [], path, query)
+                response = app(session, request, api)
+                unread = body is not None and reader.has_interim()
+                (status, reason, rheaders, rbody) = _check_response(
+                    request, response, unread
+                )
+                write_response(writer, status, reason, rheaders, rbody)
+                if unread:
+                    session.close('request body not sent after expect: 100-continue')
+                elif status >= 400 and status not in KEEP_ALIVE_ERRORS:
+                    session.close('{} {}'.format(status, reason))
+                session._requests += 1
+                if session._requests >= session._max_requests:
+                    session.close('max_requests')
+        finally:
+            # The socket is closed by _handle() (for TLS after close_notify),
+            # not by the reader when it is garbage collected on return.
+            reader.mark_closed()
 
 
 def _expect_continue(reader: Reader, expect: str, body: Any) -> None:
@@ -621,6 +640,29 @@ class SSLServer(Server):
         except BaseException:
             sock.close()
             raise
+
+    def _close(self, sock: socket.socket) -> None:
+        """Send TLS ``close_notify``, then close the socket.
+
+        TLS requires each side to send ``close_notify`` before closing its
+        write side (RFC 8446 section 6.1); peers such as ``openssl s_client``
+        otherwise report an unexpected EOF.  The socket is made non-blocking
+        first, so a peer that neither reads nor answers cannot hold this
+        thread: the alert is sent if it fits in the send buffer, and the
+        peer's own ``close_notify`` is not waited for (that attempt ends in
+        ``SSLWantReadError``, as expected).
+        """
+        import ssl
+        try:
+            if isinstance(sock, ssl.SSLSocket) and sock.fileno() >= 0:
+                sock.settimeout(0)
+                sock.unwrap()
+        except (OSError, ValueError):
+            # Want-read (normal, see above), a peer already gone, or a
+            # connection that failed with a fatal alert: just close.
+            pass
+        finally:
+            sock.close()
 
 
 def build_server_sslctx(sslconfig: Any) -> Any:

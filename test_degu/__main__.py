@@ -27,7 +27,7 @@ import sys
 import tempfile
 
 TREE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NEEDED = ('pytest', 'coverage')
+NEEDED = ('pytest', 'coverage', 'wheel')
 
 # Tests that are about packaging or the docs, not about the compiled code;
 # they run once, in the pure run.
