@@ -92,18 +92,20 @@ def _get_write(wfile: Any) -> Callable[[Any], Any]:
 def _write_all(write: Callable[[Any], Any], data: bytes) -> int:
     """Write all of *data* through a ``write()`` that may write less."""
     size = len(data)
-    sent = _check_sent(write(data), size)
-    if sent == size:
+    added = _check_sent(write(data), size)
+    if added == size:
         return size
+    done = 0
     view = memoryview(data)
-    while sent < size:
-        added = _check_sent(write(view[sent:]), size - sent)
+    while True:
         if added == 0:
             raise ValueError(
-                'expected to write {} bytes, but sent {}'.format(size, sent)
+                'expected to write {} bytes, but sent {}'.format(size, done)
             )
-        sent += added
-    return size
+        done += added
+        if done >= size:
+            return size
+        added = _check_sent(write(view[done:]), size - done)
 
 
 def _read_exactly(rfile: Any, size: int) -> bytes:

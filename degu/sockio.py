@@ -350,16 +350,20 @@ class Writer:
             self._send_rest(data, sent)
 
     def _send_rest(self, data: Buffer, sent: Any) -> None:
+        """Finish a send() that did not take all of *data* (or returned junk)."""
         size = len(data)
-        sent = _check_sent(sent, size)
+        added = _check_sent(sent, size)
+        done = 0
         view = memoryview(data)
-        while sent < size:
-            added = _check_sent(self._send(view[sent:]), size - sent)
+        while True:
             if added == 0:
                 raise ValueError(
-                    'expected to write {} bytes, but sent {}'.format(size, sent)
+                    'expected to write {} bytes, but sent {}'.format(size, done)
                 )
-            sent += added
+            done += added
+            if done >= size:
+                return
+            added = _check_sent(self._send(view[done:]), size - done)
 
     def write(self, data: Buffer) -> int:
         """Queue *data*; send the queue first if it would exceed ``BUF_LEN``."""
