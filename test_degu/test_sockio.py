@@ -1,0 +1,949 @@
+"""Tests for degu.sockio: the connection Reader and Writer.
+
+Most tests use ``FakeSocket``, a scripted stand-in for a connected socket
+that hands out its data in pieces of chosen sizes (one byte per ``recv``,
+random splits, everything at once) and records every ``send()``.  The
+timeout and end-to-end tests use a real ``socket.socketpair()``.
+
+``FakeSocket`` and ``SPLITS`` are also used by test_bodies and test_messages.
+"""
+
+import itertools
+import random
+import socket
+import threading
+from typing import Any, Iterable, Iterator, List, Optional, Tuple
+
+import pytest
+
+from degu.errors import TYPE_ERROR
+from degu.limits import BUF_LEN
+from degu.sockio import Reader, Writer
+
+PREAMBLE_END = b'\r\n\r\n'
+CONTINUE = b'HTTP/1.1 100 Continue\r\n\r\n'
+
+
+class FakeSocket:
+    """A scripted connected socket.
+
+    * ``recv_into()`` first returns the raw values of *returns* one by one
+      (anything, even bad values, without touching the buffer), then hands
+      out *data*: at most ``next(sizes)`` bytes per call (all that fits when
+      *sizes* is None), then ``0`` (EOF) forever.
+    * ``send()`` records the bytes it is given and returns the next value of
+      *sends* (again anything); once *sends* is exhausted it sends it all.
+    * ``sendall()``, ``settimeout()`` and ``close()`` are recorded.
+    """
+
+    def __init__(
+        self,
+        data: bytes = b'',
+        sizes: Optional[Iterable[int]] = None,
+        returns: Iterable[Any] = (),
+        sends: Iterable[Any] = (),
+    ) -> None:
+        self.data = data
+        self.pos = 0
+        self.sizes = None if sizes is None else iter(sizes)
+        self.returns = iter(returns)
+        self.sends = iter(sends)
+        self.recv_calls = 0
+        self.recv_lens: List[int] = []
+        self.send_calls: List[Tuple[bytes, Any]] = []
+        self.sendall_calls: List[bytes] = []
+        self.timeouts: List[Optional[float]] = []
+        self.close_calls = 0
+
+    def recv_into(self, dst: memoryview) -> Any:
+        assert type(dst) is memoryview
+        self.recv_calls += 1
+        self.recv_lens.append(len(dst))
+        for value in self.returns:
+            return value
+        size = len(dst)
+        if self.sizes is not None:
+            size = min(size, next(self.sizes))
+        piece = self.data[self.pos:self.pos + size]
+        dst[0:len(piece)] = piece
+        self.pos += len(piece)
+        return len(piece)
+
+    def send(self, data: Any) -> Any:
+        result: Any = len(data)
+        for value in self.sends:
+            result = value
+            break
+        self.send_calls.append((bytes(data), result))
+        return result
+
+    @property
+    def stream(self) -> bytes:
+        """What the peer would have received: the claimed part of each send."""
+        return b''.join(data[:sent] for (data, sent) in self.send_calls)
+
+    def sendall(self, data: bytes) -> None:
+        self.sendall_calls.append(bytes(data))
+
+    def settimeout(self, value: Optional[float]) -> None:
+        self.timeouts.append(value)
+
+    def close(self) -> None:
+        self.close_calls += 1
+
+    @property
+    def unread(self) -> bytes:
+        return self.data[self.pos:]
+
+
+def then_all(*sizes: int) -> Iterator[int]:
+    """recv() sizes: the given ones, then as much as fits."""
+    return itertools.chain(sizes, itertools.repeat(BUF_LEN))
+
+
+def random_sizes(seed: int, top: int = 64) -> Iterator[int]:
+    rng = random.Random(seed)
+    while True:
+        yield rng.randint(1, top)
+
+
+# How a FakeSocket hands out its data: the `sizes` argument per split kind.
+SPLITS = ('whole', 'one', 'random')
+
+
+def sizes_for(split: str, seed: int = 7) -> Optional[Iterator[int]]:
+    if split == 'whole':
+        return None
+    if split == 'one':
+        return itertools.repeat(1)
+    assert split == 'random'
+    return random_sizes(seed)
+
+
+def fake_reader(data: bytes, split: str = 'whole', seed: int = 7) -> Reader:
+    return Reader(FakeSocket(data, sizes_for(split, seed)))
+
+
+def check_error(exc: type, message: str, func: Any, *args: Any) -> None:
+    with pytest.raises(exc) as cm:
+        func(*args)
+    assert type(cm.value) is exc
+    assert str(cm.value) == message
+
+
+def not_found(end: bytes, data: bytes) -> str:
+    return '{!r} not found in {!r}...'.format(end, data[:32])
+
+
+# ---------------------------------------------------------------------------
+# Reader basics
+
+def test_reader_init():
+    sock = FakeSocket()
+    reader = Reader(sock)
+    assert reader.sock is sock
+    assert reader.timeout is None
+    assert reader.closed is False
+    assert reader.buffered() == 0
+    assert reader.has_interim() is False
+    assert Reader(sock, 2.5).timeout == 2.5
+    assert sock.recv_calls == 0
+
+
+def test_reader_closed_property_is_read_only():
+    reader = Reader(FakeSocket())
+    with pytest.raises(AttributeError):
+        reader.closed = True
+
+
+def test_reader_close():
+    sock = FakeSocket(b'GET / HTTP/1.1\r\n\r\nmore')
+    reader = Reader(sock)
+    assert reader.read_preamble() == b'GET / HTTP/1.1'
+    assert reader.buffered() == 4
+    reader.close()
+    assert reader.closed is True
+    assert sock.close_calls == 1
+    assert reader.buffered() == 0
+    reader.close()  # idempotent: the socket is closed once
+    assert sock.close_calls == 1
+
+
+@pytest.mark.parametrize('call', [
+    lambda r: r.read_preamble(),
+    lambda r: r.readinto(memoryview(bytearray(5))),
+    lambda r: r.read(5),
+    lambda r: r.read(0),
+    lambda r: r.read(BUF_LEN + 1),
+    lambda r: r.readline(4096),
+])
+def test_reader_closed_refuses(call):
+    sock = FakeSocket(b'GET / HTTP/1.1\r\n\r\n')
+    reader = Reader(sock)
+    reader.close()
+    check_error(ValueError, 'Connection is closed', call, reader)
+    assert sock.recv_calls == 0
+
+
+# ---------------------------------------------------------------------------
+# Reader.read_preamble()
+
+REQUEST = b'PUT /foo HTTP/1.1\r\nContent-Length: 5'
+MESSAGE = REQUEST + PREAMBLE_END + b'hello'
+
+
+@pytest.mark.parametrize('split', SPLITS)
+def test_read_preamble(split):
+    reader = fake_reader(MESSAGE, split)
+    preamble = reader.read_preamble()
+    assert type(preamble) is bytes
+    assert preamble == REQUEST
+    assert reader.read(5) == b'hello'
+    assert reader.read_preamble() is None
+
+
+@pytest.mark.parametrize('first', range(1, len(MESSAGE)))
+def test_read_preamble_split_at_every_position(first):
+    # The first recv() gets `first` bytes, the second everything else; this
+    # splits the terminator at each of its positions too.
+    sock = FakeSocket(MESSAGE, then_all(first))
+    reader = Reader(sock)
+    assert reader.read_preamble() == REQUEST
+    assert reader.read(5) == b'hello'
+
+
+@pytest.mark.parametrize('cut', range(1, 4))
+def test_read_preamble_terminator_split_one_byte_pieces(cut):
+    # b'\r\n\r\n' arrives as two pieces, the split at `cut`.
+    end = len(REQUEST) + cut
+    sock = FakeSocket(MESSAGE, then_all(end, 1, 1, 1))
+    reader = Reader(sock)
+    assert reader.read_preamble() == REQUEST
+    assert sock.recv_calls >= 2
+
+
+@pytest.mark.parametrize('seed', range(20))
+def test_read_preamble_random_splits(seed):
+    messages = [MESSAGE, b'GET / HTTP/1.1' + PREAMBLE_END, MESSAGE]
+    reader = fake_reader(b''.join(messages), 'random', seed)
+    for _ in range(2):
+        assert reader.read_preamble() == REQUEST
+        assert reader.read(5) == b'hello'
+        assert reader.read_preamble() == b'GET / HTTP/1.1'
+        reader = fake_reader(b''.join(messages), 'one')
+
+
+def test_read_preamble_eof_before_any_byte():
+    sock = FakeSocket(b'')
+    reader = Reader(sock)
+    assert reader.read_preamble() is None
+    assert sock.recv_calls == 1
+    assert reader.closed is False
+
+
+def test_read_preamble_eof_between_messages():
+    reader = fake_reader(b'GET / HTTP/1.1\r\n\r\n', 'one')
+    assert reader.read_preamble() == b'GET / HTTP/1.1'
+    assert reader.read_preamble() is None
+
+
+@pytest.mark.parametrize('split', SPLITS)
+@pytest.mark.parametrize('data', [
+    b'G',
+    b'GET / HTTP/1.1',
+    b'GET / HTTP/1.1\r\n',
+    b'GET / HTTP/1.1\r\n\r',
+    b'GET / HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n',
+])
+def test_read_preamble_eof_mid_preamble(split, data):
+    reader = fake_reader(data, split)
+    check_error(ValueError, not_found(PREAMBLE_END, data), reader.read_preamble)
+
+
+def test_read_preamble_eof_mid_preamble_shows_no_stale_bytes():
+    # The message shows only bytes of this preamble, never leftovers of the
+    # previous message on the same connection.
+    first = b'POST /a/much/longer/request/line HTTP/1.1\r\nX: y' + PREAMBLE_END
+    reader = fake_reader(first + b'GET /', 'whole')
+    assert reader.read_preamble() == first[:-4]
+    check_error(ValueError, not_found(PREAMBLE_END, b'GET /'), reader.read_preamble)
+    reader = Reader(FakeSocket(first + b'GET /', then_all(len(first))))
+    assert reader.read_preamble() == first[:-4]
+    check_error(ValueError, not_found(PREAMBLE_END, b'GET /'), reader.read_preamble)
+
+
+def big_preamble(size: int) -> bytes:
+    """A preamble of exactly *size* bytes, terminator included."""
+    head = b'GET / HTTP/1.1\r\nX-Big: '
+    return head + b'x' * (size - len(head) - 4) + PREAMBLE_END
+
+
+@pytest.mark.parametrize('split', SPLITS)
+def test_read_preamble_exactly_buf_len(split):
+    data = big_preamble(BUF_LEN)
+    assert len(data) == BUF_LEN
+    reader = fake_reader(data + b'tail', split)
+    assert reader.read_preamble() == data[:-4]
+    assert reader.read(4) == b'tail'
+
+
+@pytest.mark.parametrize('split', SPLITS)
+@pytest.mark.parametrize('size', [BUF_LEN + 1, BUF_LEN + 2, BUF_LEN + 3, BUF_LEN + 4,
+                                  BUF_LEN + 100])
+def test_read_preamble_over_buf_len(split, size):
+    # The terminator ends past BUF_LEN (even when it starts within it).
+    data = big_preamble(size)
+    sock = FakeSocket(data, sizes_for(split))
+    reader = Reader(sock)
+    check_error(ValueError, not_found(PREAMBLE_END, data), reader.read_preamble)
+    # Never more than BUF_LEN bytes were taken from the socket.
+    assert sock.pos == BUF_LEN
+
+
+def test_read_preamble_limit_counts_unconsumed_bytes_only():
+    # A second preamble of exactly BUF_LEN bytes, behind a first one that
+    # was received in the same recv(), is still accepted.
+    first = b'GET /1 HTTP/1.1' + PREAMBLE_END
+    second = big_preamble(BUF_LEN)
+    reader = fake_reader(first + second, 'whole')
+    assert reader.read_preamble() == first[:-4]
+    assert reader.read_preamble() == second[:-4]
+    reader = fake_reader(first + big_preamble(BUF_LEN + 1), 'whole')
+    assert reader.read_preamble() == first[:-4]
+    check_error(ValueError, not_found(PREAMBLE_END, second), reader.read_preamble)
+
+
+def test_read_preamble_leftover_goes_to_body():
+    data = b'PUT / HTTP/1.1\r\nContent-Length: 11' + PREAMBLE_END + b'hello world'
+    sock = FakeSocket(data)
+    reader = Reader(sock)
+    assert reader.read_preamble() == data[:-15]
+    assert reader.buffered() == 11
+    dst = bytearray(20)
+    assert reader.readinto(memoryview(dst)) == 11
+    assert dst[:11] == b'hello world'
+    assert sock.recv_calls == 1
+
+
+def test_read_preamble_pipelined():
+    messages = [
+        b'GET /%d HTTP/1.1' % i + PREAMBLE_END for i in range(5)
+    ]
+    sock = FakeSocket(b''.join(messages))
+    reader = Reader(sock)
+    for i in range(5):
+        assert reader.read_preamble() == b'GET /%d HTTP/1.1' % i
+    assert sock.recv_calls == 1
+    assert reader.buffered() == 0
+    assert reader.read_preamble() is None
+    assert sock.recv_calls == 2
+
+
+def test_read_preamble_empty_preamble():
+    # b'\r\n\r\n' alone is an empty preamble (the parser rejects it later).
+    assert fake_reader(PREAMBLE_END).read_preamble() == b''
+
+
+def test_read_preamble_reuses_buffer():
+    # Between messages the whole buffer is offered to recv_into() again.
+    sock = FakeSocket(b'GET / HTTP/1.1\r\n\r\n' * 2, then_all(18))
+    reader = Reader(sock)
+    reader.read_preamble()
+    reader.read_preamble()
+    assert sock.recv_lens == [BUF_LEN, BUF_LEN]
+
+
+@pytest.mark.parametrize('value', [None, 1.0, '1', b'1', True, [1]])
+def test_read_preamble_recv_type_error(value):
+    # recv_into() must return an int (here: the first recv of a message).
+    reader = Reader(FakeSocket(returns=[value]))
+    check_error(TypeError, TYPE_ERROR.format('received', int, type(value), value),
+                reader.read_preamble)
+
+
+class ScriptSocket(FakeSocket):
+    """recv_into() replays *script*: bytes are copied in, other values returned raw."""
+
+    def __init__(self, *script: Any) -> None:
+        super().__init__()
+        self.script = list(script)
+
+    def recv_into(self, dst: memoryview) -> Any:
+        self.recv_calls += 1
+        self.recv_lens.append(len(dst))
+        if not self.script:
+            return 0
+        item = self.script.pop(0)
+        if type(item) is bytes:
+            assert len(item) <= len(dst)
+            dst[0:len(item)] = item
+            return len(item)
+        return item
+
+
+@pytest.mark.parametrize('script, size, got', [
+    ((-1,), BUF_LEN, -1),
+    ((BUF_LEN + 1,), BUF_LEN, BUF_LEN + 1),
+    ((b'GET ', -1), BUF_LEN - 4, -1),
+    ((b'GET ', BUF_LEN - 3), BUF_LEN - 4, BUF_LEN - 3),
+])
+def test_read_preamble_recv_range_error(script, size, got):
+    reader = Reader(ScriptSocket(*script))
+    check_error(ValueError, 'need 0 <= received <= {}; got {}'.format(size, got),
+                reader.read_preamble)
+
+
+@pytest.mark.parametrize('value', [None, 1.0, '1', True])
+def test_read_preamble_recv_type_error_later(value):
+    reader = Reader(ScriptSocket(b'GET ', value))
+    check_error(TypeError, TYPE_ERROR.format('received', int, type(value), value),
+                reader.read_preamble)
+
+
+def test_read_preamble_clears_interim():
+    # An interim response owed for the previous body is dropped (not sent)
+    # when the next preamble is read.
+    sock = FakeSocket(b'GET / HTTP/1.1\r\n\r\n')
+    reader = Reader(sock)
+    reader.send_before_body(CONTINUE)
+    assert reader.read_preamble() == b'GET / HTTP/1.1'
+    assert reader.has_interim() is False
+    assert sock.sendall_calls == []
+
+
+# ---------------------------------------------------------------------------
+# The preamble deadline (SPEC 13.16)
+
+def test_deadline_adjusts_and_restores_socket_timeout():
+    sock = FakeSocket(MESSAGE, itertools.repeat(3))
+    reader = Reader(sock, timeout=30)
+    assert reader.read_preamble() == REQUEST
+    # The first recv() uses the socket's own timeout; each later one gets
+    # what is left of the deadline; afterwards the timeout is restored.
+    assert len(sock.timeouts) == sock.recv_calls
+    assert sock.timeouts[-1] == 30
+    for left in sock.timeouts[:-1]:
+        assert 0 < left <= 30
+
+
+def test_deadline_not_used_when_first_recv_has_it_all():
+    sock = FakeSocket(MESSAGE)
+    reader = Reader(sock, timeout=30)
+    assert reader.read_preamble() == REQUEST
+    assert sock.timeouts == []
+
+
+def test_no_deadline_without_timeout():
+    sock = FakeSocket(MESSAGE, itertools.repeat(1))
+    reader = Reader(sock)
+    assert reader.read_preamble() == REQUEST
+    assert sock.timeouts == []
+
+
+def test_deadline_expired():
+    # With timeout=0 the deadline has passed by the second recv().
+    sock = FakeSocket(MESSAGE, itertools.repeat(4))
+    reader = Reader(sock, timeout=0)
+    check_error(TimeoutError, 'preamble not received in time', reader.read_preamble)
+    assert sock.recv_calls == 1
+    assert sock.timeouts == []
+
+
+def trickle(sock: socket.socket, data: bytes, delay: float,
+            stop: threading.Event, sent: List[int]) -> None:
+    for i in range(len(data)):
+        if stop.wait(delay):
+            return
+        try:
+            sock.sendall(data[i:i + 1])
+        except OSError:
+            return
+        sent[0] += 1
+
+
+def test_deadline_trickling_peer_socketpair():
+    # The peer sends one byte every 0.2 s: each recv() is well within the
+    # timeout, but the whole preamble would take ~7 s.  The reader gives up
+    # after 0.5 s in total, long before the peer is done.
+    (a, b) = socket.socketpair()
+    a.settimeout(0.5)
+    stop = threading.Event()
+    sent = [0]
+    data = b'GET / HTTP/1.1\r\nX: y\r\n\r\n'
+    thread = threading.Thread(target=trickle, args=(b, data, 0.2, stop, sent))
+    thread.start()
+    try:
+        reader = Reader(a, timeout=0.5)
+        with pytest.raises(TimeoutError):
+            reader.read_preamble()
+        assert sent[0] < len(data)
+        assert a.gettimeout() == 0.5
+    finally:
+        stop.set()
+        thread.join()
+        a.close()
+        b.close()
+
+
+def test_deadline_slow_but_complete_socketpair():
+    (a, b) = socket.socketpair()
+    a.settimeout(5)
+    stop = threading.Event()
+    data = b'GET / HTTP/1.1\r\n\r\n'
+    pieces = [data[0:5], data[5:12], data[12:]]
+
+    def send() -> None:
+        for piece in pieces:
+            if stop.wait(0.05):
+                return
+            b.sendall(piece)
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    try:
+        reader = Reader(a, timeout=5)
+        assert reader.read_preamble() == b'GET / HTTP/1.1'
+        assert a.gettimeout() == 5
+    finally:
+        stop.set()
+        thread.join()
+        a.close()
+        b.close()
+
+
+# ---------------------------------------------------------------------------
+# Reader.readinto(), read(), readline()
+
+def test_readinto_from_buffer_then_socket():
+    sock = FakeSocket(b'GET / HTTP/1.1\r\n\r\nabc' + b'defghij', then_all(21))
+    reader = Reader(sock)
+    reader.read_preamble()
+    dst = bytearray(5)
+    assert reader.readinto(memoryview(dst)) == 3  # only what is buffered
+    assert dst[:3] == b'abc'
+    assert sock.recv_calls == 1
+    assert reader.readinto(memoryview(dst)) == 5  # straight from the socket
+    assert dst == b'defgh'
+    assert sock.recv_lens[-1] == 5
+    assert reader.readinto(memoryview(dst)) == 2
+    assert dst[:2] == b'ij'
+    assert reader.readinto(memoryview(dst)) == 0
+
+
+def test_readinto_smaller_than_buffered():
+    reader = fake_reader(b'GET / HTTP/1.1\r\n\r\nabcdef')
+    reader.read_preamble()
+    dst = bytearray(2)
+    assert reader.readinto(memoryview(dst)) == 2
+    assert dst == b'ab'
+    assert reader.buffered() == 4
+
+
+@pytest.mark.parametrize('value', [None, 1.0, '1', True])
+def test_readinto_recv_type_error(value):
+    reader = Reader(FakeSocket(returns=[value]))
+    check_error(TypeError, TYPE_ERROR.format('received', int, type(value), value),
+                reader.readinto, memoryview(bytearray(8)))
+
+
+@pytest.mark.parametrize('value', [-1, 9, 2 ** 64])
+def test_readinto_recv_range_error(value):
+    reader = Reader(FakeSocket(returns=[value]))
+    check_error(ValueError, 'need 0 <= received <= 8; got {}'.format(value),
+                reader.readinto, memoryview(bytearray(8)))
+
+
+@pytest.mark.parametrize('split', SPLITS)
+@pytest.mark.parametrize('size', [0, 1, 7, 100, BUF_LEN - 1, BUF_LEN, BUF_LEN + 1,
+                                  3 * BUF_LEN + 17])
+def test_read_exact_sizes(split, size):
+    data = bytes(random.Random(size).getrandbits(8) for _ in range(size + 50))
+    reader = fake_reader(b'GET / HTTP/1.1\r\n\r\n' + data, split)
+    reader.read_preamble()
+    got = reader.read(size)
+    assert type(got) is bytes
+    assert got == data[:size]
+    assert reader.read(50) == data[size:]
+    check_error(ValueError, 'expected to read 1 bytes, but received 0', reader.read, 1)
+
+
+def test_read_in_buffer_needs_no_recv():
+    sock = FakeSocket(b'GET / HTTP/1.1\r\n\r\nhello world')
+    reader = Reader(sock)
+    reader.read_preamble()
+    assert reader.read(5) == b'hello'
+    assert reader.read(6) == b' world'
+    assert sock.recv_calls == 1
+
+
+def test_read_compacts_buffer():
+    # Unread bytes at the end of the buffer move to the front so that a
+    # read of up to BUF_LEN bytes always fits.
+    head = big_preamble(BUF_LEN - 10)
+    body = bytes(range(256)) * 128  # BUF_LEN bytes
+    sock = FakeSocket(head + body)
+    reader = Reader(sock)
+    reader.read_preamble()
+    assert reader.buffered() == 10
+    assert reader.read(BUF_LEN) == body
+
+
+@pytest.mark.parametrize('split', SPLITS)
+@pytest.mark.parametrize('size, have', [
+    (10, 0), (10, 9), (BUF_LEN, BUF_LEN - 1), (BUF_LEN + 1, 0), (BUF_LEN + 1, BUF_LEN),
+    (5 * BUF_LEN, 4 * BUF_LEN + 3),
+])
+def test_read_eof(split, size, have):
+    data = b'x' * have
+    reader = fake_reader(b'GET / HTTP/1.1\r\n\r\n' + data, split)
+    reader.read_preamble()
+    check_error(ValueError,
+                'expected to read {} bytes, but received {}'.format(size, have),
+                reader.read, size)
+
+
+@pytest.mark.parametrize('value', [None, 1.0, '1', True])
+@pytest.mark.parametrize('size', [10, BUF_LEN + 10])
+def test_read_recv_type_error(value, size):
+    reader = Reader(FakeSocket(returns=[value]))
+    check_error(TypeError, TYPE_ERROR.format('received', int, type(value), value),
+                reader.read, size)
+
+
+def test_read_recv_range_error():
+    reader = Reader(ScriptSocket(b'abc', BUF_LEN))
+    check_error(ValueError,
+                'need 0 <= received <= {}; got {}'.format(BUF_LEN - 3, BUF_LEN),
+                reader.read, 10)
+    reader = Reader(ScriptSocket(b'abc', BUF_LEN * 2))
+    check_error(ValueError,
+                'need 0 <= received <= {}; got {}'.format(BUF_LEN * 2 - 3, BUF_LEN * 2),
+                reader.read, BUF_LEN * 2)
+
+
+@pytest.mark.parametrize('split', SPLITS)
+def test_readline(split):
+    data = b'5\r\nhello\r\n5;foo=bar\r\nworld\r\n0\r\n\r\n'
+    reader = fake_reader(data, split)
+    assert reader.readline(4096) == b'5\r\n'
+    assert reader.read(7) == b'hello\r\n'
+    line = reader.readline(4096)
+    assert type(line) is bytes
+    assert line == b'5;foo=bar\r\n'
+    assert reader.read(7) == b'world\r\n'
+    assert reader.readline(4096) == b'0\r\n'
+    assert reader.readline(4096) == b'\r\n'
+    check_error(ValueError, not_found(b'\r\n', b''), reader.readline, 4096)
+
+
+def test_readline_crlf_split_across_recvs():
+    sock = FakeSocket(b'abc\r\ndef\r\n', then_all(4, 1, 5))
+    reader = Reader(sock)
+    assert reader.readline(100) == b'abc\r\n'
+    assert reader.readline(100) == b'def\r\n'
+
+
+@pytest.mark.parametrize('split', SPLITS)
+def test_readline_size_limit(split):
+    line = b'a' * 4094 + b'\r\n'
+    long_line = b'b' * 4095 + b'\r\n'
+    reader = fake_reader(line + long_line, split)
+    assert reader.readline(4096) == line
+    # 4097 bytes with the CRLF: the LF is beyond the limit.
+    check_error(ValueError, not_found(b'\r\n', long_line), reader.readline, 4096)
+
+
+@pytest.mark.parametrize('split', SPLITS)
+def test_readline_size_limit_small(split):
+    reader = fake_reader(b'abcdef\r\n', split)
+    check_error(ValueError, not_found(b'\r\n', b'abcd'), reader.readline, 4)
+    reader = fake_reader(b'ab\r\n', split)
+    assert reader.readline(4) == b'ab\r\n'
+
+
+@pytest.mark.parametrize('split', SPLITS)
+@pytest.mark.parametrize('data', [
+    b'', b'5', b'5\r', b'5;foo=bar', b'a' * 40, b'a' * 4095,
+])
+def test_readline_eof(split, data):
+    reader = fake_reader(data, split)
+    check_error(ValueError, not_found(b'\r\n', data), reader.readline, 4096)
+
+
+@pytest.mark.parametrize('split', SPLITS)
+@pytest.mark.parametrize('data, shown', [
+    (b'\n', b'\n'),
+    (b'\n\r\n', b'\n'),
+    (b'5\n', b'5\n'),
+    (b'5;k=v\nX\r\n', b'5;k=v\n'),
+    (b'5\r\r\n' + b'\n', None),
+    (b'a' * 40 + b'\n\r\n', b'a' * 32),
+])
+def test_readline_bare_lf(split, data, shown):
+    # Like a file's readline(), the line ends at the first LF; a bare LF is
+    # refused (so a chunked body reads the same from any source).
+    reader = fake_reader(data, split)
+    if shown is None:
+        assert reader.readline(4096) == b'5\r\r\n'
+    else:
+        check_error(ValueError, not_found(b'\r\n', shown), reader.readline, 4096)
+
+
+def test_readline_after_preamble_in_same_recv():
+    reader = fake_reader(b'POST / HTTP/1.1\r\n\r\nA;k=v\r\n0123456789\r\n')
+    assert reader.read_preamble() == b'POST / HTTP/1.1'
+    assert reader.readline(4096) == b'A;k=v\r\n'
+    assert reader.read(12) == b'0123456789\r\n'
+
+
+def test_readline_stale_bytes_not_shown():
+    # A line cut short by EOF shows only its own bytes.
+    reader = fake_reader(b'0123456789abcdef\r\nxyz', 'whole')
+    assert reader.readline(4096) == b'0123456789abcdef\r\n'
+    check_error(ValueError, not_found(b'\r\n', b'xyz'), reader.readline, 4096)
+
+
+@pytest.mark.parametrize('value', [None, 1.0, '1', True])
+def test_readline_recv_type_error(value):
+    reader = Reader(ScriptSocket(b'5', value))
+    check_error(TypeError, TYPE_ERROR.format('received', int, type(value), value),
+                reader.readline, 4096)
+
+
+def test_readline_recv_range_error():
+    reader = Reader(ScriptSocket(b'5', BUF_LEN))
+    check_error(ValueError,
+                'need 0 <= received <= {}; got {}'.format(BUF_LEN - 1, BUF_LEN),
+                reader.readline, 4096)
+
+
+# ---------------------------------------------------------------------------
+# Interim responses (Expect: 100-continue, SPEC 13.15)
+
+@pytest.mark.parametrize('first', [
+    lambda r: r.readinto(memoryview(bytearray(3))),
+    lambda r: r.read(3),
+    lambda r: r.read(BUF_LEN + 3),
+    lambda r: r.readline(4096),
+])
+def test_interim_sent_on_first_body_read_only(first):
+    data = b'PUT / HTTP/1.1\r\n\r\n' + b'ab\r\n' + b'x' * (BUF_LEN + 10)
+    sock = FakeSocket(data, then_all(18))
+    reader = Reader(sock)
+    assert reader.read_preamble() == b'PUT / HTTP/1.1'
+    reader.send_before_body(CONTINUE)
+    assert reader.has_interim() is True
+    assert sock.sendall_calls == []
+    first(reader)
+    assert sock.sendall_calls == [CONTINUE]
+    assert reader.has_interim() is False
+    reader.read(3)
+    reader.readinto(memoryview(bytearray(3)))
+    assert sock.sendall_calls == [CONTINUE]
+
+
+def test_interim_not_sent_without_read():
+    sock = FakeSocket(b'PUT / HTTP/1.1\r\n\r\n')
+    reader = Reader(sock)
+    reader.read_preamble()
+    reader.send_before_body(CONTINUE)
+    reader.close()
+    assert sock.sendall_calls == []
+
+
+def test_interim_over_socketpair():
+    (a, b) = socket.socketpair()
+    try:
+        reader = Reader(a)
+        b.sendall(b'PUT / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n')
+        assert reader.read_preamble() == b'PUT / HTTP/1.1\r\nExpect: 100-continue'
+        reader.send_before_body(CONTINUE)
+        b.sendall(b'hello')
+        assert reader.read(5) == b'hello'
+        b.settimeout(5)
+        assert b.recv(100) == CONTINUE
+    finally:
+        a.close()
+        b.close()
+
+
+# ---------------------------------------------------------------------------
+# Writer
+
+def test_writer_init():
+    sock = FakeSocket()
+    writer = Writer(sock)
+    assert writer.sock is sock
+    assert writer.closed is False
+    with pytest.raises(AttributeError):
+        writer.closed = True
+    assert sock.send_calls == []
+
+
+def test_writer_send_all_one_send():
+    sock = FakeSocket()
+    writer = Writer(sock)
+    message = b'HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nbar'
+    assert writer.send_all(message) is None
+    assert sock.send_calls == [(message, len(message))]
+
+
+@pytest.mark.parametrize('data', [b'hello', bytearray(b'hello'), memoryview(b'hello')])
+def test_writer_accepts_buffers(data):
+    sock = FakeSocket()
+    Writer(sock).send_all(data)
+    assert sock.stream == b'hello'
+    sock = FakeSocket()
+    writer = Writer(sock)
+    assert writer.write(data) == 5
+    writer.flush()
+    assert sock.stream == b'hello'
+
+
+@pytest.mark.parametrize('sends', [
+    [1] * 10,
+    [3, 3, 3, 1],
+    [9, 1],
+    [5, 4, 1],
+])
+def test_writer_partial_sends_loop(sends):
+    sock = FakeSocket(sends=sends)
+    Writer(sock).send_all(b'0123456789')
+    assert sock.stream == b'0123456789'
+    # Each retry sends exactly what is left.
+    done = 0
+    for (data, sent) in sock.send_calls:
+        assert data == b'0123456789'[done:]
+        done += sent
+
+
+@pytest.mark.parametrize('sends', [[0], [4, 0], [4, 3, 0]])
+def test_writer_send_zero(sends):
+    sock = FakeSocket(sends=sends)
+    sent = sum(sends)
+    check_error(ValueError,
+                'expected to write 10 bytes, but sent {}'.format(sent),
+                Writer(sock).send_all, b'0123456789')
+
+
+@pytest.mark.parametrize('value', [None, 1.0, '1', True, b'1'])
+@pytest.mark.parametrize('before', [[], [3]])
+def test_writer_send_type_error(value, before):
+    sock = FakeSocket(sends=before + [value])
+    check_error(TypeError, TYPE_ERROR.format('sent', int, type(value), value),
+                Writer(sock).send_all, b'0123456789')
+
+
+@pytest.mark.parametrize('sends, n, m', [
+    ([-1], 10, -1),
+    ([11], 10, 11),
+    ([3, 8], 7, 8),
+    ([3, -1], 7, -1),
+])
+def test_writer_send_range_error(sends, n, m):
+    sock = FakeSocket(sends=sends)
+    check_error(ValueError, 'need 0 <= sent <= {}; got {}'.format(n, m),
+                Writer(sock).send_all, b'0123456789')
+
+
+def test_writer_write_queues_until_flush():
+    sock = FakeSocket()
+    writer = Writer(sock)
+    assert writer.write(b'HTTP/1.1 200 OK\r\n\r\n') == 19
+    assert writer.write(b'5\r\n') == 3
+    assert writer.write(b'hello') == 5
+    assert sock.send_calls == []
+    writer.flush()
+    assert len(sock.send_calls) == 1
+    assert sock.stream == b'HTTP/1.1 200 OK\r\n\r\n5\r\nhello'
+    writer.flush()  # nothing queued: no send
+    assert len(sock.send_calls) == 1
+
+
+def test_writer_flush_single_part():
+    sock = FakeSocket()
+    writer = Writer(sock)
+    writer.write(b'abc')
+    writer.flush()
+    assert sock.send_calls == [(b'abc', 3)]
+
+
+def test_writer_write_exactly_buf_len_queued():
+    sock = FakeSocket()
+    writer = Writer(sock)
+    writer.write(b'a' * (BUF_LEN - 1))
+    writer.write(b'b')
+    assert sock.send_calls == []
+    writer.flush()
+    assert [len(d) for (d, s) in sock.send_calls] == [BUF_LEN]
+
+
+def test_writer_write_overflow_flushes_first():
+    sock = FakeSocket()
+    writer = Writer(sock)
+    writer.write(b'a' * 100)
+    writer.write(b'b' * (BUF_LEN - 99))
+    # The queue went out first; the new data waits in the queue.
+    assert sock.stream == b'a' * 100
+    writer.flush()
+    assert sock.stream == b'a' * 100 + b'b' * (BUF_LEN - 99)
+
+
+def test_writer_write_big_data_sent_directly():
+    sock = FakeSocket()
+    writer = Writer(sock)
+    big = b'b' * (BUF_LEN + 1)
+    writer.write(b'head')
+    assert writer.write(big) == BUF_LEN + 1
+    assert sock.send_calls == [(b'head', 4), (big, BUF_LEN + 1)]
+    writer.flush()
+    assert len(sock.send_calls) == 2
+
+
+def test_writer_big_data_partial_sends():
+    sock = FakeSocket(sends=[1000] * 40)
+    writer = Writer(sock)
+    big = bytes(range(256)) * 200
+    writer.write(big)
+    assert sock.stream == big
+
+
+def test_writer_close():
+    sock = FakeSocket()
+    writer = Writer(sock)
+    writer.write(b'queued')
+    writer.close()
+    assert writer.closed is True
+    assert sock.close_calls == 1
+    writer.close()
+    assert sock.close_calls == 1
+    writer.flush()  # the queue was dropped
+    assert sock.send_calls == []
+    check_error(ValueError, 'Connection is closed', writer.write, b'x')
+    check_error(ValueError, 'Connection is closed', writer.send_all, b'x')
+    assert sock.send_calls == []
+
+
+def test_reader_writer_socketpair():
+    (a, b) = socket.socketpair()
+    try:
+        writer = Writer(a)
+        reader = Reader(b)
+        writer.write(b'POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n')
+        writer.write(b'5\r\nhello\r\n')
+        writer.write(b'0\r\n\r\n')
+        writer.flush()
+        writer.send_all(b'GET / HTTP/1.1\r\n\r\n')
+        a.shutdown(socket.SHUT_WR)
+        assert reader.read_preamble() == b'POST / HTTP/1.1\r\ntransfer-encoding: chunked'
+        assert reader.readline(4096) == b'5\r\n'
+        assert reader.read(7) == b'hello\r\n'
+        assert reader.readline(4096) == b'0\r\n'
+        assert reader.read(2) == b'\r\n'
+        assert reader.read_preamble() == b'GET / HTTP/1.1'
+        assert reader.read_preamble() is None
+        reader.close()
+        assert b.fileno() == -1
+    finally:
+        a.close()
+        b.close()
