@@ -499,7 +499,7 @@ class Server:
                         break
                     raise
                 if not slots.acquire(timeout=wait):
-                    wait = SLOT_WAIT
+                    wait = 0
                     log.warning('Too many connections, rejecting %r', address)
                     sock.close()
                     continue
