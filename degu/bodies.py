@@ -43,7 +43,7 @@ from .limits import (
 from .parsing import parse_chunk
 from .ranges import ContentRange, Range
 from .rendering import format_chunk
-from .sockio import Reader, _check_received, _check_sent
+from .sockio import Reader, Writer, _check_received, _check_sent
 
 Chunk = Tuple[Optional[Tuple[str, str]], bytes]
 CRLF = b'\r\n'
@@ -147,6 +147,8 @@ def _readline(rfile: Any) -> bytes:
 def readchunk(rfile: Any) -> Chunk:
     """Read one chunk from *rfile* and return it as ``(extension, data)``."""
     (size, extension) = parse_chunk(_readline(rfile)[:-2])
+    if type(rfile) is Reader:
+        return (extension, rfile.read_chunk_data(size))
     raw = _read_exactly(rfile, size + 2)
     if raw[-2:] != CRLF:
         raise ValueError('bad chunk data termination: {!r}'.format(raw[-2:]))
@@ -284,6 +286,13 @@ class Body:
         rfile = self._rfile
         total = 0
         try:
+            if type(rfile) is Reader and type(wfile) is Writer:
+                # Relaying between connections: move each piece straight from
+                # the reader's buffer to the socket, without a copy.
+                while self._remaining > 0:
+                    size = min(IO_SIZE, self._remaining)
+                    total += wfile.write_now(rfile.take(size))
+                    self._remaining -= size
             while self._remaining > 0:
                 size = min(IO_SIZE, self._remaining)
                 total += _write_all(write, _read_exactly(rfile, size))

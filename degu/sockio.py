@@ -28,7 +28,11 @@ import time
 from typing import Any, List, Optional, Union
 
 from .errors import TYPE_ERROR
-from .limits import BUF_LEN
+from .limits import BUF_LEN, IO_SIZE
+
+# Largest read served from the reusable scratch buffer: a Body piece or a
+# 1 MiB chunk plus its CRLF.  Bigger reads (up to MAX_IO_SIZE) allocate.
+SCRATCH_SIZE = IO_SIZE + 2
 
 Buffer = Union[bytes, bytearray, memoryview]
 
@@ -73,7 +77,7 @@ class Reader:
     """Buffered reading from one connected socket (or anything with ``recv_into``)."""
 
     __slots__ = ('sock', '_recv_into', '_buf', '_view', '_start', '_stop',
-                 '_closed', 'timeout', '_interim')
+                 '_closed', 'timeout', '_interim', '_scratch')
 
     def __init__(self, sock: Any, timeout: Optional[float] = None) -> None:
         self.sock = sock
@@ -88,6 +92,8 @@ class Reader:
         # An interim response owed to the peer before it sends a body
         # (``100 Continue``); sent by the first body read, see send_before_body().
         self._interim = b''
+        # Allocated on the first read bigger than BUF_LEN (see _take()).
+        self._scratch: Optional[memoryview] = None
 
     @property
     def closed(self) -> bool:
@@ -235,16 +241,21 @@ class Reader:
             return size
         return self._recv(dst)
 
-    def read(self, size: int) -> bytes:
-        """Return exactly *size* bytes, or raise ``ValueError`` on early EOF."""
-        self._check_open()
+    def _take(self, size: int) -> memoryview:
+        """Consume exactly *size* bytes; return a view valid until the next read.
+
+        Up to ``BUF_LEN`` the bytes are gathered in the connection buffer;
+        up to ``IO_SIZE + 2`` (a body piece, or a chunk with its CRLF) in a
+        scratch buffer kept for the connection's later large reads, so
+        streaming a big body costs one copy per piece and no new allocation.
+        """
         if self._interim:
             self._send_interim()
         start = self._start
         avail = self._stop - start
         if size <= avail:
             self._start = start + size
-            return self._view[start:start + size].tobytes()
+            return self._view[start:start + size]
         if size <= BUF_LEN:
             self._compact()
             stop = self._stop
@@ -259,10 +270,14 @@ class Reader:
                 stop += added
             self._stop = stop
             self._start = size
-            return view[0:size].tobytes()
+            return view[0:size]
         # Bigger than the buffer: drain it, then receive the rest directly.
-        out = bytearray(size)
-        dst = memoryview(out)
+        if size <= SCRATCH_SIZE:
+            if self._scratch is None:
+                self._scratch = memoryview(bytearray(SCRATCH_SIZE))
+            dst = self._scratch[0:size]
+        else:
+            dst = memoryview(bytearray(size))
         got = self.readinto(dst)
         while got < size:
             added = self._recv(dst[got:])
@@ -271,7 +286,30 @@ class Reader:
                     'expected to read {} bytes, but received {}'.format(size, got)
                 )
             got += added
-        return bytes(out)
+        return dst
+
+    def take(self, size: int) -> memoryview:
+        """Like ``read()``, but a view that is only valid until the next read."""
+        if self._closed:
+            raise ValueError('Connection is closed')
+        return self._take(size)
+
+    def read(self, size: int) -> bytes:
+        """Return exactly *size* bytes, or raise ``ValueError`` on early EOF."""
+        if self._closed:
+            raise ValueError('Connection is closed')
+        return self._take(size).tobytes()
+
+    def read_chunk_data(self, size: int) -> bytes:
+        """Return *size* bytes of chunk data, checking the CRLF that ends them."""
+        if self._closed:
+            raise ValueError('Connection is closed')
+        view = self._take(size + 2)
+        if view[size:] != LINE_END:
+            raise ValueError(
+                'bad chunk data termination: {!r}'.format(view[size:].tobytes())
+            )
+        return view[0:size].tobytes()
 
     def readline(self, size: int) -> bytes:
         """Return one line ending in ``b'\\r\\n'`` found within *size* bytes.
@@ -364,6 +402,12 @@ class Writer:
             if done >= size:
                 return
             added = _check_sent(self._send(view[done:]), size - done)
+
+    def write_now(self, data: Buffer) -> int:
+        """Send the queue, then *data* itself: for views of reused buffers."""
+        self.flush()
+        self.send_all(data)
+        return len(data)
 
     def write(self, data: Buffer) -> int:
         """Queue *data*; send the queue first if it would exceed ``BUF_LEN``."""
