@@ -107,7 +107,15 @@ def random_sizes(seed: int, top: int = 64) -> Iterator[int]:
         yield rng.randint(1, top)
 
 
-# How a FakeSocket hands out its data: the `sizes` argument per split kind.
+def log_random_sizes(seed: int, bits: int = 17) -> Iterator[int]:
+    """Sizes spread evenly over orders of magnitude (1 byte to 128 KiB)."""
+    rng = random.Random(seed)
+    while True:
+        yield int(2 ** rng.uniform(0, bits))
+
+
+# How a FakeSocket hands out its data: the `sizes` argument per split kind
+# ('lograndom' suits big data; SPLITS are the kinds every Reader test uses).
 SPLITS = ('whole', 'one', 'random')
 
 
@@ -116,6 +124,8 @@ def sizes_for(split: str, seed: int = 7) -> Optional[Iterator[int]]:
         return None
     if split == 'one':
         return itertools.repeat(1)
+    if split == 'lograndom':
+        return log_random_sizes(seed)
     assert split == 'random'
     return random_sizes(seed)
 
