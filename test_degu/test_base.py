@@ -1,0 +1,198 @@
+"""Tests for degu.base: the public facade (SPEC 10.2, 10.10).
+
+Every name the spec says ``degu.base`` provides must exist and be the very
+object defined in the module that implements it (re-exported, not copied).
+"""
+
+import importlib
+
+import pytest
+
+import degu.base
+from degu import base
+
+# (name in degu.base, defining module)
+EXPORTS = [
+    # Errors and message templates.
+    ('EmptyPreambleError', 'degu.errors'),
+    ('TYPE_ERROR', 'degu.errors'),
+    ('TYPE_ERROR2', 'degu.errors'),
+    # Bodies, api, value types, Response.
+    ('API', 'degu.bodies'),
+    ('APIType', 'degu.bodies'),
+    ('api', 'degu.bodies'),
+    ('Body', 'degu.bodies'),
+    ('ChunkedBody', 'degu.bodies'),
+    ('BodyIter', 'degu.bodies'),
+    ('ChunkedBodyIter', 'degu.bodies'),
+    ('Range', 'degu.ranges'),
+    ('ContentRange', 'degu.ranges'),
+    ('Response', 'degu.messages'),
+    ('ResponseType', 'degu.messages'),
+    # Limits (SPEC 2).
+    ('BUF_LEN', 'degu.limits'),
+    ('SCRATCH_LEN', 'degu.limits'),
+    ('MAX_LINE_LEN', 'degu.limits'),
+    ('MAX_CL_LEN', 'degu.limits'),
+    ('MAX_LENGTH', 'degu.limits'),
+    ('MAX_HEADER_COUNT', 'degu.limits'),
+    ('IO_SIZE', 'degu.limits'),
+    ('MAX_IO_SIZE', 'degu.limits'),
+    ('BODY_READY', 'degu.limits'),
+    ('BODY_STARTED', 'degu.limits'),
+    ('BODY_CONSUMED', 'degu.limits'),
+    ('BODY_ERROR', 'degu.limits'),
+    ('GET_BIT', 'degu.limits'),
+    ('PUT_BIT', 'degu.limits'),
+    ('POST_BIT', 'degu.limits'),
+    ('HEAD_BIT', 'degu.limits'),
+    ('DELETE_BIT', 'degu.limits'),
+    ('PUT_POST_MASK', 'degu.limits'),
+    ('ROUTER_MAX_DEPTH', 'degu.limits'),
+    # Tables (SPEC 3).
+    ('NAME', 'degu.tables'),
+    ('KEY', 'degu.tables'),
+    ('VAL', 'degu.tables'),
+    ('URI', 'degu.tables'),
+    ('PATH', 'degu.tables'),
+    ('QUERY', 'degu.tables'),
+    ('REASON', 'degu.tables'),
+    ('EXTKEY', 'degu.tables'),
+    ('EXTVAL', 'degu.tables'),
+    ('DECIMAL', 'degu.tables'),
+    ('HEXADECIMAL', 'degu.tables'),
+    # Wire helpers (SPEC 10.10).
+    ('parse_header_name', 'degu.parsing'),
+    ('parse_content_length', 'degu.parsing'),
+    ('parse_range', 'degu.parsing'),
+    ('parse_content_range', 'degu.parsing'),
+    ('parse_headers', 'degu.parsing'),
+    ('parse_method', 'degu.parsing'),
+    ('parse_uri', 'degu.parsing'),
+    ('parse_request_line', 'degu.parsing'),
+    ('parse_response_line', 'degu.parsing'),
+    ('parse_chunk_size', 'degu.parsing'),
+    ('parse_chunk_extension', 'degu.parsing'),
+    ('parse_chunk', 'degu.parsing'),
+    ('format_chunk', 'degu.rendering'),
+    ('write_chunk', 'degu.bodies'),
+    ('readchunk', 'degu.bodies'),
+    ('set_default_header', 'degu.messages'),
+    ('set_output_headers', 'degu.messages'),
+]
+
+
+@pytest.mark.parametrize('name, module', EXPORTS)
+def test_export_is_the_defining_object(name, module):
+    assert hasattr(base, name), name
+    assert getattr(base, name) is getattr(importlib.import_module(module), name)
+
+
+def test_all():
+    names = base.__all__
+    assert type(names) is tuple
+    assert len(set(names)) == len(names)
+    for name in names:
+        assert hasattr(base, name), name
+    # Everything the spec lists is public (the deprecated alias too).
+    assert set(names) == {n for (n, m) in EXPORTS} | {'bodies'}
+
+
+def test_star_import():
+    namespace = {}
+    exec('from degu.base import *', namespace)
+    for (name, module) in EXPORTS:
+        assert namespace[name] is getattr(base, name)
+    assert namespace['bodies'] is base.api
+
+
+def test_same_module_object():
+    assert degu.base is importlib.import_module('degu.base')
+
+
+@pytest.mark.parametrize('name, value', [
+    ('BUF_LEN', 32768),
+    ('SCRATCH_LEN', 32),
+    ('MAX_LINE_LEN', 4096),
+    ('MAX_CL_LEN', 16),
+    ('MAX_LENGTH', 9999999999999999),
+    ('MAX_HEADER_COUNT', 20),
+    ('IO_SIZE', 1048576),
+    ('MAX_IO_SIZE', 16777216),
+    ('BODY_READY', 0),
+    ('BODY_STARTED', 1),
+    ('BODY_CONSUMED', 2),
+    ('BODY_ERROR', 3),
+    ('GET_BIT', 1),
+    ('PUT_BIT', 2),
+    ('POST_BIT', 4),
+    ('HEAD_BIT', 8),
+    ('DELETE_BIT', 16),
+    ('PUT_POST_MASK', 6),
+    ('ROUTER_MAX_DEPTH', 10),
+])
+def test_limits(name, value):
+    got = getattr(base, name)
+    assert type(got) is int
+    assert got == value
+
+
+def test_type_error_templates():
+    assert base.TYPE_ERROR == '{}: need a {!r}; got a {!r}: {!r}'
+    assert base.TYPE_ERROR2 == '{}: need a {!r}; got a {!r}'
+
+
+def test_empty_preamble_error():
+    assert issubclass(base.EmptyPreambleError, ConnectionError)
+
+
+@pytest.mark.parametrize('name, size', [
+    ('NAME', 63), ('KEY', 37), ('DECIMAL', 10), ('HEXADECIMAL', 22),
+    ('EXTKEY', 63),
+])
+def test_tables(name, size):
+    table = getattr(base, name)
+    assert type(table) is frozenset
+    assert len(table) == size
+
+
+def test_tables_are_frozensets():
+    for name in ('NAME', 'KEY', 'VAL', 'URI', 'PATH', 'QUERY', 'REASON', 'EXTKEY',
+                 'EXTVAL', 'DECIMAL', 'HEXADECIMAL'):
+        assert type(getattr(base, name)) is frozenset, name
+
+
+def test_api_and_aliases():
+    assert base.APIType is base.API
+    assert base.bodies is base.api
+    assert type(base.api) is base.API
+    assert base.API._fields == (
+        'Body', 'ChunkedBody', 'BodyIter', 'ChunkedBodyIter', 'Range', 'ContentRange'
+    )
+    assert base.api == (base.Body, base.ChunkedBody, base.BodyIter,
+                        base.ChunkedBodyIter, base.Range, base.ContentRange)
+    for field in base.API._fields:
+        assert getattr(base.api, field) is getattr(base, field)
+
+
+def test_response_and_alias():
+    assert base.ResponseType is base.Response
+    assert base.Response._fields == ('status', 'reason', 'headers', 'body')
+    assert issubclass(base.Response, tuple)
+    r = base.Response(200, 'OK', {}, None)
+    assert (r.status, r.reason, r.headers, r.body) == (200, 'OK', {}, None)
+
+
+def test_response_is_the_clients():
+    client = importlib.import_module('degu.client')
+    assert client.Response is base.Response
+
+
+def test_helpers_work_through_facade():
+    assert base.parse_method(b'PUT') == ('PUT', 2)
+    assert base.parse_chunk(b'1000000;k=v') == (16777216, ('k', 'v'))
+    assert base.format_chunk((('k', 'v'), b'hello, world')) == b'c;k=v\r\n'
+    assert base.parse_headers(b'K: V') == {'k': 'V'}
+    headers = {}
+    base.set_output_headers(headers, b'abc')
+    assert headers == {'content-length': 3}
