@@ -1419,10 +1419,12 @@ def test_reverse_proxy(serve: Callable[..., Live]) -> None:
 
     upstream = serve(upstream_app)
     client = upstream.client()
+    upstream_conns: List[Connection] = []
 
     def proxy_app(session: Session, request: Request, api: Any) -> Any:
         if '_conn' not in session.store:
             session.store['_conn'] = client.connect()
+            upstream_conns.append(session.store['_conn'])
         conn = session.store['_conn']
         return conn.request(request.method, request.build_proxy_uri(),
                             dict(request.headers), request.body)
@@ -1439,6 +1441,8 @@ def test_reverse_proxy(serve: Callable[..., Live]) -> None:
     assert response.body.read() == repr(('Body', 12, b'hello, world')).encode()
     assert conn.head('/x', {}) == Response(200, 'OK', {'content-length': 7}, None)
     conn.close()
+    assert len(upstream_conns) == 1  # one upstream connection per session
+    upstream_conns[0].close()
 
 
 # ---------------------------------------------------------------------------
