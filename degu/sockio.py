@@ -80,6 +80,8 @@ class Reader:
                  '_closed', 'timeout', '_interim', '_scratch')
 
     def __init__(self, sock: Any, timeout: Optional[float] = None) -> None:
+        # Closed until fully built, so __del__ leaves a rejected sock alone.
+        self._closed = True
         self.sock = sock
         self._recv_into = sock.recv_into
         self._buf = bytearray(BUF_LEN)
