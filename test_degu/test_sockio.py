@@ -8,9 +8,11 @@ timeout and end-to-end tests use a real ``socket.socketpair()``.
 ``FakeSocket`` and ``SPLITS`` are also used by test_bodies and test_messages.
 """
 
+import gc
 import itertools
 import random
 import socket
+import sys
 import threading
 from typing import Any, Iterable, Iterator, List, Optional, Tuple
 
@@ -193,6 +195,66 @@ def test_reader_closed_refuses(call):
     reader.close()
     check_error(ValueError, 'Connection is closed', call, reader)
     assert sock.recv_calls == 0
+
+
+def test_reader_mark_closed():
+    # The socket's owner closes it; the reader only refuses further reads.
+    sock = FakeSocket(b'GET / HTTP/1.1\r\n\r\nmore')
+    reader = Reader(sock)
+    reader.read_preamble()
+    reader.mark_closed()
+    assert reader.closed is True
+    assert reader.buffered() == 0
+    check_error(ValueError, 'Connection is closed', reader.read, 1)
+    del reader
+    gc.collect()
+    assert sock.close_calls == 0
+
+
+def test_reader_gc_closes_socket():
+    # The reader is the last owner of the socket (bodies hold on to it).
+    sock = FakeSocket()
+    reader = Reader(sock)
+    del reader
+    gc.collect()
+    assert sock.close_calls == 1
+    sock = FakeSocket()
+    reader = Reader(sock)
+    reader.close()
+    del reader
+    gc.collect()
+    assert sock.close_calls == 1
+
+
+def test_reader_gc_closes_socketpair():
+    (a, b) = socket.socketpair()
+    try:
+        reader = Reader(a)
+        del reader
+        gc.collect()
+        assert a.fileno() == -1
+    finally:
+        a.close()
+        b.close()
+
+
+def test_reader_bad_sock(monkeypatch):
+    # A rejected sock is left alone, and no error escapes from __del__.
+    unraisable = []
+    monkeypatch.setattr(sys, 'unraisablehook', unraisable.append)
+
+    class NoRecvInto:
+        closed = 0
+
+        def close(self) -> None:
+            self.closed += 1
+
+    sock = NoRecvInto()
+    with pytest.raises(AttributeError):
+        Reader(sock)
+    gc.collect()
+    assert unraisable == []
+    assert sock.closed == 0
 
 
 # ---------------------------------------------------------------------------
