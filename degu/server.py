@@ -607,7 +607,10 @@ def _expect_continue(reader: Reader, expect: str, body: Any) -> None:
     """Handle ``Expect: 100-continue``, the only expectation HTTP defines."""
     if expect.lower() != '100-continue':
         raise ValueError('bad expect: {!r}'.format(expect))
-    if body is not None:
+    # Nothing is owed for a 'content-length: 0' body: the client holds no
+    # bytes back (RFC 9110 section 10.1.1).  Owing it anyway left the
+    # interim unsent after the app's read, which closed the connection.
+    if body is not None and (body.chunked or body.content_length):
         reader.send_before_body(CONTINUE)
 
 
