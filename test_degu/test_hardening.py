@@ -574,6 +574,23 @@ def test_expect_continue_chunked(echo: Tuple[Live, EchoApp]) -> None:
         sock.close()
 
 
+def test_expect_continue_empty_body(echo: Tuple[Live, EchoApp]) -> None:
+    # 'content-length: 0': nothing is held back, so no 100 Continue is owed;
+    # the response comes and the connection stays open.
+    (live, app) = echo
+    sock = live.raw()
+    try:
+        sock.sendall(request(b'PUT /up HTTP/1.1', b'Content-Length: 0',
+                             b'Expect: 100-continue') + get())
+        expected = (b'HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n'
+                    b'HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\n/')
+        assert recv_exactly(sock, len(expected)) == expected
+        sock.sendall(get())
+        assert recv_exactly(sock, len(expected) - 38) == expected[38:]
+    finally:
+        sock.close()
+
+
 def test_expect_continue_app_does_not_read(echo: Tuple[Live, EchoApp]) -> None:
     # The response goes out, no 100 Continue, then the connection closes:
     # the body was never asked for, so the stream position is unknown.
@@ -914,6 +931,59 @@ def test_client_head_body_desync(hostile: Callable[..., Hostile]) -> None:
         conn.request('GET', '/', {}, None)
     assert str(info.value) == "bad response line: b'helloHTTP/1.1 200 OK'"
     check_closed(conn)
+
+
+def test_client_skips_interim_responses(hostile: Callable[..., Hostile]) -> None:
+    # 1xx responses are interim (RFC 9110 section 15.2): the final response
+    # follows.  Taking one for the answer would pair every later request
+    # with the response to the one before it.
+    server = hostile([
+        b'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n'
+        + OK + b'\r\nContent-Length: 5\r\n\r\nfirst',
+        OK + b'\r\nContent-Length: 6\r\n\r\nsecond',
+    ])
+    conn = server.client().connect()
+    response = conn.request('GET', '/', {}, None)
+    assert (response.status, response.body.read()) == (200, b'first')
+    response = conn.request('GET', '/', {}, None)
+    assert (response.status, response.body.read()) == (200, b'second')
+    conn.close()
+
+
+@pytest.mark.parametrize('interim', [
+    b'HTTP/1.1 100 Continue\r\nContent-Length: 5\r\n\r\nhello',
+    b'HTTP/1.1 100 Continue\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    b'HTTP/1.1 103 Early Hints\r\nLink: </style>; rel=preload\r\n\r\n',
+], ids=['content_length', 'chunked', 'early_hints'])
+def test_client_interim_response_with_headers(hostile: Callable[..., Hostile],
+                                              interim: bytes) -> None:
+    # Degu's client refuses headers on an interim response (a framing
+    # header there could only desynchronize the stream).
+    server = hostile([interim + OK + b'\r\n\r\n'])
+    conn = server.client().connect()
+    with pytest.raises(ValueError) as info:
+        conn.request('GET', '/', {}, None)
+    assert str(info.value) == 'interim response with headers: {!r}'.format(
+        interim[:32]
+    )
+    check_closed(conn)
+
+
+def test_client_expect_header_against_degu_server(echo: Tuple[Live, EchoApp]) -> None:
+    # A caller may send ``expect: 100-continue`` itself (the body goes out
+    # at once anyway); the server's "100 Continue" must not be taken for
+    # the response.
+    (live, app) = echo
+    conn = live.connect()
+    try:
+        for body in (b'hello', b'', BodyIter([b'he', b'llo'], 5),
+                     ChunkedBodyIter([(None, b'hello'), (None, b'')])):
+            response = conn.request('PUT', '/up', {'expect': '100-continue'}, body)
+            assert response.status == 200
+            assert response.body.read() in (b'hello', b'')
+        check_echo(conn, '/next')
+    finally:
+        conn.close()
 
 
 def test_client_server_resets(hostile: Callable[..., Hostile]) -> None:
