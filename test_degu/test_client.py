@@ -127,8 +127,9 @@ def test_connection_bad_base_headers(base: Any) -> None:
 
 def test_connection_bad_base_headers_real_socket() -> None:
     (a, b) = socket.socketpair()
+    bad: Any = []
     with pytest.raises(TypeError):
-        Connection(a, [])
+        Connection(a, bad)
     assert a.fileno() == -1
     b.close()
 
@@ -169,11 +170,19 @@ def test_connection_sock_not_callable(name: str) -> None:
     assert sock.close_calls == 1
 
 
+class CloseNotCallable:
+    close = 'not callable'
+
+    def recv_into(self, buf: Any) -> int:
+        return 0
+
+    def send(self, data: Any) -> int:
+        return len(data)
+
+
 def test_connection_sock_close_not_callable() -> None:
-    class Sock(FakeSock):
-        close = None  # type: ignore
     with pytest.raises(TypeError) as cm:
-        Connection(Sock(), None)
+        Connection(CloseNotCallable(), None)
     assert str(cm.value) == 'sock.close() is not callable'
 
 
@@ -764,17 +773,19 @@ def test_set_base_header() -> None:
 
 def test_set_base_header_errors() -> None:
     c = Client(('127.0.0.1', 5984))
+    bad_name: Any = b'x'
+    bad_value: Any = 17
     with pytest.raises(TypeError) as cm:
-        c.set_base_header(b'x', 'y')
+        c.set_base_header(bad_name, 'y')
     assert str(cm.value) == TYPE_ERROR.format('name', str, bytes, b'x')
-    with pytest.raises(ValueError) as cm:
+    with pytest.raises(ValueError) as cm2:
         c.set_base_header('X-Token', 'y')
-    assert str(cm.value) == "name must be lowercase; got 'X-Token'"
-    with pytest.raises(ValueError) as cm:
+    assert str(cm2.value) == "name must be lowercase; got 'X-Token'"
+    with pytest.raises(ValueError) as cm2:
         c.set_base_header('', 'y')
-    assert str(cm.value) == "name must be lowercase; got ''"
+    assert str(cm2.value) == "name must be lowercase; got ''"
     with pytest.raises(TypeError) as cm:
-        c.set_base_header('x-token', 17)
+        c.set_base_header('x-token', bad_value)
     assert str(cm.value) == TYPE_ERROR.format('value', str, int, 17)
     assert c.base_headers == (('host', '127.0.0.1:5984'),)
 

@@ -351,7 +351,7 @@ def test_every_method(serve: Callable[..., Live], family: str) -> None:
         assert info['mount'] == []
         assert info['path'] == ['foo', 'bar', '']
         assert info['query'] == 'k=v&x='
-        want = {'x-test': 'yes'}
+        want: Dict[str, Any] = {'x-test': 'yes'}
         if host is not None:
             want['host'] = host
         if method in ('PUT', 'POST'):
@@ -516,7 +516,9 @@ def test_chunks_preserved_both_directions(serve: Callable[..., Live]) -> None:
         while body.state != BODY_CONSUMED:
             (ext, data) = body.readchunk()
             out.append((ext, data))
-        reply = [(('n', str(i)), data.upper()) for (i, (ext, data)) in enumerate(out)]
+        reply: List[Any] = [
+            (('n', str(i)), data.upper()) for (i, (ext, data)) in enumerate(out)
+        ]
         reply[-1] = (None, b'')
         session.store['received'] = out
         return (200, 'OK', {}, api.ChunkedBodyIter(reply))
@@ -852,6 +854,7 @@ def test_on_connect_rejects(serve: Callable[..., Live], result: Any,
     if isinstance(result, Exception):
         record = wait_for_log(caplog, 'Error after handling 0 requests')
         assert record.levelno == logging.ERROR
+        assert record.exc_info is not None
         assert record.exc_info[1] is result
     else:
         record = wait_for_log(caplog, 'Rejected by app.on_connect()')
@@ -1077,6 +1080,7 @@ def test_bad_app_logged(serve: Callable[..., Live], caplog: Any, case: str,
     sock.close()
     record = wait_for_log(caplog, 'Error after handling 1 requests:')
     assert record.levelno == logging.ERROR
+    assert record.exc_info is not None
     assert str(record.exc_info[1]) == message
 
 
@@ -1643,6 +1647,7 @@ def _curl(live: Live, family: str, *args: str) -> bytes:
     else:
         base = 'http://localhost'
         extra = ['--abstract-unix-socket', live.address[1:].decode()]
+    assert CURL is not None
     cmd = [CURL, '-sS', '--http1.1', '--max-time', str(PATIENCE)] + extra
     cmd += [a.replace('URL', base) for a in args]
     return subprocess.run(cmd, check=True, stdout=subprocess.PIPE,

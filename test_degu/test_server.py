@@ -13,7 +13,7 @@ import shutil
 import socket
 import tempfile
 import threading
-from typing import Any, Iterator, List
+from typing import Any, Iterator, List, Tuple
 
 import pytest
 
@@ -31,6 +31,9 @@ from degu.client import Client
 from degu.server import Request, Server, Session
 
 HAVE_ABSTRACT = os.uname().sysname == 'Linux'
+
+# Deliberately wrong arguments, typed Any so mypy lets the tests pass them.
+NOT_CALLABLE: Any = 'not callable'
 
 
 def _have_ipv6() -> bool:
@@ -193,7 +196,7 @@ def test_server_address_in_use(tmpdir_short: str) -> None:
 
 def test_server_address_checked_before_app() -> None:
     with pytest.raises(ValueError) as cm:
-        Server('relative.sock', 'not callable')
+        Server('relative.sock', NOT_CALLABLE)
     assert str(cm.value) == "address: bad socket filename: 'relative.sock'"
 
 
@@ -225,7 +228,7 @@ def test_server_failure_closes_socket() -> None:
     # abstract name again only works if the first socket was closed.
     name = b'\x00degu-test-' + os.urandom(8).hex().encode()
     with pytest.raises(TypeError):
-        Server(name, 'not callable')
+        Server(name, NOT_CALLABLE)
     with pytest.raises(TypeError):
         Server(name, app, nope=1)
     srv = Server(name, app)
@@ -238,7 +241,7 @@ def test_server_failure_keeps_given_socket() -> None:
     sock.bind(('127.0.0.1', 0))
     sock.listen(5)
     with pytest.raises(TypeError):
-        Server(sock, 'not callable')
+        Server(sock, NOT_CALLABLE)
     assert sock.fileno() >= 0  # the caller's socket is the caller's to close
     sock.close()
 
@@ -347,7 +350,7 @@ def test_server_repr_variants(tmpdir_short: str) -> None:
         return app(session, request, api)
 
     filename = os.path.join(tmpdir_short, 's')
-    cases = [
+    cases: List[Tuple[Any, str]] = [
         (AppClass(), 'test_degu.test_server.AppClass(<...>)'),
         (AppClass, 'test_degu.test_server.AppClass'),
         (nested, 'test_degu.test_server.test_server_repr_variants.<locals>.nested'),
