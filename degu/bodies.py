@@ -35,6 +35,7 @@ from .limits import (
     BODY_ERROR,
     BODY_READY,
     BODY_STARTED,
+    BUF_LEN,
     IO_SIZE,
     MAX_IO_SIZE,
     MAX_LENGTH,
@@ -286,9 +287,12 @@ class Body:
         rfile = self._rfile
         total = 0
         try:
-            if type(rfile) is Reader and type(wfile) is Writer:
+            if (type(rfile) is Reader and type(wfile) is Writer
+                    and self._remaining > BUF_LEN):
                 # Relaying between connections: move each piece straight from
-                # the reader's buffer to the socket, without a copy.
+                # the reader's buffer to the socket, without a copy.  (A body
+                # that fits in BUF_LEN is queued instead, so it shares the
+                # preamble's send().)
                 while self._remaining > 0:
                     size = min(IO_SIZE, self._remaining)
                     total += wfile.write_now(rfile.take(size))
