@@ -39,6 +39,7 @@ from degu.limits import (
     BODY_ERROR,
     BODY_READY,
     BODY_STARTED,
+    BUF_LEN,
     IO_SIZE,
     MAX_IO_SIZE,
     MAX_LENGTH,
@@ -537,6 +538,110 @@ def test_body_write_to_writer():
     assert body.write_to(writer) == 5
     writer.flush()
     assert sock.send_calls == [(b'hello', 5)]
+
+
+def test_body_write_to_relay_small_one_send():
+    # Reader to Writer (a proxy): a body that fits in BUF_LEN shares the
+    # preamble's send().
+    rfile = Reader(FakeSocket(b'hello' + TAIL))
+    sock = FakeSocket()
+    writer = Writer(sock)
+    writer.write(b'preamble;')
+    assert Body(rfile, 5).write_to(writer) == 5
+    assert sock.send_calls == []
+    writer.flush()
+    assert sock.send_calls == [(b'preamble;hello', 14)]
+    assert rest(rfile) == TAIL
+
+
+@pytest.mark.parametrize('length, sizes', [
+    (BUF_LEN + 1, [BUF_LEN + 1]),
+    (IO_SIZE, [IO_SIZE]),
+    (2 * IO_SIZE + 5, [IO_SIZE, IO_SIZE, 5]),
+])
+def test_body_write_to_relay_big(make_big_rfile, length, sizes):
+    data = os.urandom(length)
+    rfile = make_big_rfile(data + TAIL)
+    sock = FakeSocket()
+    writer = Writer(sock)
+    writer.write(b'preamble;')
+    body = Body(rfile, length)
+    assert body.write_to(writer) == length
+    assert body.state == BODY_CONSUMED
+    if type(rfile) is Reader:
+        # The queue goes first, then each piece straight from the reader.
+        assert [len(d) for (d, n) in sock.send_calls] == [9] + sizes
+    writer.flush()
+    assert sock.stream == b'preamble;' + data
+    assert rest(rfile) == TAIL
+
+
+def test_body_write_to_relay_socketpair():
+    data = os.urandom(IO_SIZE + 100)
+    (a, b) = socket.socketpair()
+    (c, d) = socket.socketpair()
+    threads = [threading.Thread(target=feed, args=(b, data))]
+    received = []
+
+    def drain() -> None:
+        parts = []
+        while True:
+            part = d.recv(65536)
+            if not part:
+                break
+            parts.append(part)
+        received.append(b''.join(parts))
+
+    threads.append(threading.Thread(target=drain))
+    for thread in threads:
+        thread.start()
+    try:
+        a.settimeout(10)
+        d.settimeout(10)
+        writer = Writer(c)
+        assert Body(Reader(a), len(data)).write_to(writer) == len(data)
+        c.shutdown(socket.SHUT_WR)
+    finally:
+        for thread in threads:
+            thread.join()
+        for sock in (a, b, c, d):
+            sock.close()
+    assert received == [data]
+
+
+@pytest.mark.parametrize('sends, exc, msg', [
+    ([None], TypeError, TYPE_ERROR.format('sent', int, type(None), None)),
+    ([9, 0], ValueError, 'expected to write 40000 bytes, but sent 0'),
+    ([9, 100, 0], ValueError, 'expected to write 40000 bytes, but sent 100'),
+])
+def test_body_write_to_relay_bad_send(sends, exc, msg):
+    rfile = Reader(FakeSocket(b'x' * 40000))
+    writer = Writer(FakeSocket(sends=sends))
+    writer.write(b'preamble;')
+    body = Body(rfile, 40000)
+    check_error(exc, msg, body.write_to, writer)
+    assert body.state == BODY_ERROR
+    assert_closed(rfile)
+
+
+def test_body_write_to_relay_closed_writer():
+    rfile = Reader(FakeSocket(b'x' * 40000))
+    writer = Writer(FakeSocket())
+    writer.close()
+    body = Body(rfile, 40000)
+    check_error(ValueError, 'Connection is closed', body.write_to, writer)
+    assert body.state == BODY_ERROR
+    assert_closed(rfile)
+
+
+def test_body_write_to_relay_short(make_big_rfile):
+    rfile = make_big_rfile(b'x' * 40000)
+    writer = Writer(FakeSocket())
+    body = Body(rfile, 50000)
+    check_error(ValueError, 'expected to read 50000 bytes, but received 40000',
+                body.write_to, writer)
+    assert body.state == BODY_ERROR
+    assert_closed(rfile)
 
 
 def test_body_write_to_wfile_checks():

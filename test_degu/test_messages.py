@@ -500,6 +500,16 @@ def test_write_response_body():
     assert body.state == 2
 
 
+def test_write_response_relayed_body_one_send():
+    # A proxy relaying a small body read from another connection.
+    sock = FakeSocket()
+    body = Body(Reader(FakeSocket(b'hello, world')), 12)
+    total = write_response(Writer(sock), 200, 'OK', {}, body)
+    expected = b'HTTP/1.1 200 OK\r\ncontent-length: 12\r\n\r\nhello, world'
+    assert sent(sock) == [expected]
+    assert total == len(expected)
+
+
 def test_write_request_body_iter():
     sock = FakeSocket()
     headers = {}

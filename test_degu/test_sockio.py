@@ -789,6 +789,64 @@ def test_readline_recv_range_error():
                 reader.readline, 4096)
 
 
+@pytest.mark.parametrize('split', SPLITS)
+@pytest.mark.parametrize('size', [0, 5, BUF_LEN, BUF_LEN + 1, 3 * BUF_LEN])
+def test_take(split, size):
+    data = bytes(random.Random(size).getrandbits(8) for _ in range(2 * size + 10))
+    reader = fake_reader(data, split)
+    view = reader.take(size)
+    assert type(view) is memoryview
+    assert view == data[:size]
+    # Only valid until the next read: copy before reading on.
+    first = view.tobytes()
+    second = reader.take(size)
+    assert first == data[:size]
+    assert second == data[size:2 * size]
+    assert reader.read(10) == data[2 * size:]
+
+
+def test_take_closed():
+    reader = fake_reader(b'hello')
+    reader.close()
+    check_error(ValueError, 'Connection is closed', reader.take, 1)
+
+
+@pytest.mark.parametrize('split', SPLITS)
+def test_read_large_reuses_scratch_safely(split):
+    # Reads bigger than BUF_LEN share one scratch buffer; read() copies.
+    a = bytes([1]) * (BUF_LEN + 100)
+    b = bytes([2]) * (BUF_LEN + 50)
+    reader = fake_reader(a + b, split)
+    got_a = reader.read(len(a))
+    got_b = reader.read(len(b))
+    assert got_a == a
+    assert got_b == b
+
+
+@pytest.mark.parametrize('split', SPLITS)
+@pytest.mark.parametrize('size', [0, 5, BUF_LEN, 2 * BUF_LEN])
+def test_read_chunk_data(split, size):
+    data = b'x' * size
+    reader = fake_reader(data + b'\r\n' + data + b'\n\r', split)
+    got = reader.read_chunk_data(size)
+    assert type(got) is bytes
+    assert got == data
+    check_error(ValueError, "bad chunk data termination: b'\\n\\r'",
+                reader.read_chunk_data, size)
+
+
+def test_read_chunk_data_short():
+    reader = fake_reader(b'hello\r')
+    check_error(ValueError, 'expected to read 7 bytes, but received 6',
+                reader.read_chunk_data, 5)
+
+
+def test_read_chunk_data_closed():
+    reader = fake_reader(b'hello\r\n')
+    reader.close()
+    check_error(ValueError, 'Connection is closed', reader.read_chunk_data, 5)
+
+
 # ---------------------------------------------------------------------------
 # Interim responses (Expect: 100-continue, SPEC 13.15)
 
@@ -978,6 +1036,27 @@ def test_writer_big_data_partial_sends():
     big = bytes(range(256)) * 200
     writer.write(big)
     assert sock.stream == big
+
+
+def test_writer_write_now():
+    sock = FakeSocket()
+    writer = Writer(sock)
+    writer.write(b'head')
+    view = memoryview(b'xxdataxx')[2:6]
+    assert writer.write_now(view) == 4
+    # The queue first, then the data itself, at once.
+    assert sock.send_calls == [(b'head', 4), (b'data', 4)]
+    assert writer.write_now(b'more') == 4
+    assert sock.stream == b'headdatamore'
+
+
+def test_writer_write_now_partial_and_closed():
+    sock = FakeSocket(sends=[2, 1])
+    writer = Writer(sock)
+    assert writer.write_now(b'abcd') == 4
+    assert sock.stream == b'abcd'
+    writer.close()
+    check_error(ValueError, 'Connection is closed', writer.write_now, b'x')
 
 
 def test_writer_close():
