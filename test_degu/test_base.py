@@ -5,6 +5,7 @@ object defined in the module that implements it (re-exported, not copied).
 """
 
 import importlib
+from typing import Any, Dict
 
 import pytest
 
@@ -83,12 +84,12 @@ EXPORTS = [
 
 
 @pytest.mark.parametrize('name, module', EXPORTS)
-def test_export_is_the_defining_object(name, module):
+def test_export_is_the_defining_object(name: Any, module: Any) -> None:
     assert hasattr(base, name), name
     assert getattr(base, name) is getattr(importlib.import_module(module), name)
 
 
-def test_all():
+def test_all() -> None:
     names = base.__all__
     assert type(names) is tuple
     assert len(set(names)) == len(names)
@@ -98,15 +99,15 @@ def test_all():
     assert set(names) == {n for (n, m) in EXPORTS} | {'bodies'}
 
 
-def test_star_import():
-    namespace = {}
+def test_star_import() -> None:
+    namespace: Dict[str, Any] = {}
     exec('from degu.base import *', namespace)
     for (name, module) in EXPORTS:
         assert namespace[name] is getattr(base, name)
     assert namespace['bodies'] is base.api
 
 
-def test_same_module_object():
+def test_same_module_object() -> None:
     assert degu.base is importlib.import_module('degu.base')
 
 
@@ -131,18 +132,18 @@ def test_same_module_object():
     ('PUT_POST_MASK', 6),
     ('ROUTER_MAX_DEPTH', 10),
 ])
-def test_limits(name, value):
+def test_limits(name: Any, value: Any) -> None:
     got = getattr(base, name)
     assert type(got) is int
     assert got == value
 
 
-def test_type_error_templates():
+def test_type_error_templates() -> None:
     assert base.TYPE_ERROR == '{}: need a {!r}; got a {!r}: {!r}'
     assert base.TYPE_ERROR2 == '{}: need a {!r}; got a {!r}'
 
 
-def test_empty_preamble_error():
+def test_empty_preamble_error() -> None:
     assert issubclass(base.EmptyPreambleError, ConnectionError)
 
 
@@ -150,19 +151,19 @@ def test_empty_preamble_error():
     ('NAME', 63), ('KEY', 37), ('DECIMAL', 10), ('HEXADECIMAL', 22),
     ('EXTKEY', 63),
 ])
-def test_tables(name, size):
+def test_tables(name: Any, size: Any) -> None:
     table = getattr(base, name)
     assert type(table) is frozenset
     assert len(table) == size
 
 
-def test_tables_are_frozensets():
+def test_tables_are_frozensets() -> None:
     for name in ('NAME', 'KEY', 'VAL', 'URI', 'PATH', 'QUERY', 'REASON', 'EXTKEY',
                  'EXTVAL', 'DECIMAL', 'HEXADECIMAL'):
         assert type(getattr(base, name)) is frozenset, name
 
 
-def test_api_and_aliases():
+def test_api_and_aliases() -> None:
     assert base.APIType is base.API
     assert base.bodies is base.api
     assert type(base.api) is base.API
@@ -175,7 +176,7 @@ def test_api_and_aliases():
         assert getattr(base.api, field) is getattr(base, field)
 
 
-def test_response_and_alias():
+def test_response_and_alias() -> None:
     assert base.ResponseType is base.Response
     assert base.Response._fields == ('status', 'reason', 'headers', 'body')
     assert issubclass(base.Response, tuple)
@@ -183,16 +184,16 @@ def test_response_and_alias():
     assert (r.status, r.reason, r.headers, r.body) == (200, 'OK', {}, None)
 
 
-def test_response_is_the_clients():
+def test_response_is_the_clients() -> None:
     client = importlib.import_module('degu.client')
     assert client.Response is base.Response
 
 
-def test_helpers_work_through_facade():
+def test_helpers_work_through_facade() -> None:
     assert base.parse_method(b'PUT') == ('PUT', 2)
     assert base.parse_chunk(b'1000000;k=v') == (16777216, ('k', 'v'))
     assert base.format_chunk((('k', 'v'), b'hello, world')) == b'c;k=v\r\n'
     assert base.parse_headers(b'K: V') == {'k': 'V'}
-    headers = {}
+    headers: Dict[str, Any] = {}
     base.set_output_headers(headers, b'abc')
     assert headers == {'content-length': 3}

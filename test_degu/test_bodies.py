@@ -115,7 +115,7 @@ def rest(rfile: Any) -> bytes:
     """Everything still unread in *rfile* (to show a body did not over-read)."""
     if type(rfile) is io.BytesIO:
         return rfile.read()
-    parts = []
+    parts: List[bytes] = []
     dst = bytearray(4096)
     while True:
         got = rfile.readinto(memoryview(dst))
@@ -173,7 +173,7 @@ class ScriptedRfile:
     length returned; anything else is returned as is.  After the script: 0.
     """
 
-    def __init__(self, readinto: Iterable[Any] = (), readline: Iterable[Any] = ()):
+    def __init__(self, readinto: Iterable[Any] = (), readline: Iterable[Any] = ()) -> None:
         self.into_script = list(readinto)
         self.line_script = list(readline)
         self.sizes: List[int] = []
@@ -207,7 +207,7 @@ class Attr:
 # Body: constructor, attributes, repr
 
 @pytest.mark.parametrize('value', ['12', 12.0, True, False, None, MyInt(12), b'12'])
-def test_body_content_length_type(value):
+def test_body_content_length_type(value: Any) -> None:
     msg = TYPE_ERROR.format('content_length', int, type(value), value)
     check_error(TypeError, msg, Body, io.BytesIO(), value)
     # Checked before rfile.
@@ -215,18 +215,18 @@ def test_body_content_length_type(value):
 
 
 @pytest.mark.parametrize('value', [-1, -MAX_LENGTH, MAX_LENGTH + 1, 2 ** 64])
-def test_body_content_length_range(value):
+def test_body_content_length_range(value: Any) -> None:
     msg = 'need 0 <= content_length <= 9999999999999999; got {}'.format(value)
     check_error(ValueError, msg, Body, io.BytesIO(), value)
     check_error(ValueError, msg, Body, None, value)
 
 
 @pytest.mark.parametrize('value', [0, 1, MAX_LENGTH])
-def test_body_content_length_bounds(value):
+def test_body_content_length_bounds(value: Any) -> None:
     assert Body(io.BytesIO(), value).content_length == value
 
 
-def test_body_rfile_checks():
+def test_body_rfile_checks() -> None:
     with pytest.raises(AttributeError):
         Body(Attr(), 1)
     with pytest.raises(AttributeError):
@@ -237,7 +237,7 @@ def test_body_rfile_checks():
     Body(Attr(readinto=lambda dst: 0), 1)
 
 
-def test_body_attributes():
+def test_body_attributes() -> None:
     rfile = io.BytesIO(b'hello')
     body = Body(rfile, 5)
     assert body.rfile is rfile
@@ -248,10 +248,10 @@ def test_body_attributes():
         with pytest.raises(AttributeError):
             setattr(body, name, getattr(body, name))
     with pytest.raises(AttributeError):
-        body.foo = 1
+        setattr(body, 'foo', 1)
 
 
-def test_body_repr():
+def test_body_repr() -> None:
     assert repr(Body(io.BytesIO(), 12)) == 'Body(<rfile>, 12)'
     assert repr(Body(Reader(FakeSocket()), 12)) == 'Body(<reader>, 12)'
     assert repr(Body(io.BytesIO(), 0)) == 'Body(<rfile>, 0)'
@@ -260,7 +260,7 @@ def test_body_repr():
 # ---------------------------------------------------------------------------
 # Body.read()
 
-def test_body_read_all(make_rfile):
+def test_body_read_all(make_rfile: Sources) -> None:
     rfile = make_rfile(b'hello, world' + TAIL)
     body = Body(rfile, 12)
     data = body.read()
@@ -275,7 +275,7 @@ def test_body_read_all(make_rfile):
     assert_closed(rfile, False)
 
 
-def test_body_read_size(make_rfile):
+def test_body_read_size(make_rfile: Sources) -> None:
     rfile = make_rfile(b'hello, world' + TAIL)
     body = Body(rfile, 12)
     assert body.read(5) == b'hello'
@@ -293,7 +293,7 @@ def test_body_read_size(make_rfile):
     assert rest(rfile) == TAIL
 
 
-def test_body_read_size_exact_then_zero(make_rfile):
+def test_body_read_size_exact_then_zero(make_rfile: Sources) -> None:
     rfile = make_rfile(b'abc')
     body = Body(rfile, 3)
     assert body.read(3) == b'abc'
@@ -302,7 +302,7 @@ def test_body_read_size_exact_then_zero(make_rfile):
     assert body.state == BODY_CONSUMED
 
 
-def test_body_read_rest_after_read_size(make_rfile):
+def test_body_read_rest_after_read_size(make_rfile: Sources) -> None:
     rfile = make_rfile(b'hello, world' + TAIL)
     body = Body(rfile, 12)
     assert body.read(5) == b'hello'
@@ -311,7 +311,7 @@ def test_body_read_rest_after_read_size(make_rfile):
     assert rest(rfile) == TAIL
 
 
-def test_body_read_rest_when_exhausted(make_rfile):
+def test_body_read_rest_when_exhausted(make_rfile: Sources) -> None:
     body = Body(make_rfile(b'abc'), 3)
     assert body.read(3) == b'abc'
     assert body.read() == b''
@@ -323,7 +323,7 @@ def test_body_read_rest_when_exhausted(make_rfile):
     lambda b: b.read(0),
     lambda b: b.read(10),
 ])
-def test_body_read_empty(make_rfile, call):
+def test_body_read_empty(make_rfile: Sources, call: Any) -> None:
     rfile = make_rfile(TAIL)
     body = Body(rfile, 0)
     assert call(body) == b''
@@ -331,7 +331,7 @@ def test_body_read_empty(make_rfile, call):
     assert rest(rfile) == TAIL
 
 
-def test_body_read_pieces(make_rfile):
+def test_body_read_pieces(make_rfile: Sources) -> None:
     data = bytes(random.Random(1).getrandbits(8) for _ in range(5000))
     rfile = make_rfile(data + TAIL)
     body = Body(rfile, len(data))
@@ -353,7 +353,7 @@ def test_body_read_pieces(make_rfile):
     (b'abc', 5, lambda b: b.read(4), 4, 3),
     (b'abc', 50000, lambda b: b.read(), 50000, 3),
 ])
-def test_body_read_short(make_rfile, data, length, call, n, m):
+def test_body_read_short(make_rfile: Sources, data: Any, length: Any, call: Any, n: Any, m: Any) -> None:
     rfile = make_rfile(data)
     body = Body(rfile, length)
     check_error(ValueError, 'expected to read {} bytes, but received {}'.format(n, m),
@@ -363,7 +363,7 @@ def test_body_read_short(make_rfile, data, length, call, n, m):
     check_error(ValueError, 'Body.state == BODY_ERROR, cannot be used', body.read)
 
 
-def test_body_read_short_after_pieces(make_rfile):
+def test_body_read_short_after_pieces(make_rfile: Sources) -> None:
     rfile = make_rfile(b'abcdef')
     body = Body(rfile, 10)
     assert body.read(4) == b'abcd'
@@ -372,7 +372,7 @@ def test_body_read_short_after_pieces(make_rfile):
     assert_closed(rfile)
 
 
-def test_body_read_short_socketpair_reader_closed():
+def test_body_read_short_socketpair_reader_closed() -> None:
     (a, b) = socket.socketpair()
     try:
         b.sendall(b'abc')
@@ -389,7 +389,7 @@ def test_body_read_short_socketpair_reader_closed():
 
 
 @pytest.mark.parametrize('size', ['1', 1.0, True, False, MyInt(1), b'1', [1]])
-def test_body_read_size_type(size):
+def test_body_read_size_type(size: Any) -> None:
     body = Body(io.BytesIO(b'abc'), 3)
     check_error(TypeError, TYPE_ERROR.format('size', int, type(size), size),
                 body.read, size)
@@ -397,14 +397,14 @@ def test_body_read_size_type(size):
 
 
 @pytest.mark.parametrize('size', [-1, MAX_IO_SIZE + 1, 2 ** 64])
-def test_body_read_size_range(size):
+def test_body_read_size_range(size: Any) -> None:
     body = Body(io.BytesIO(b'abc'), 3)
     check_error(ValueError, 'need 0 <= size <= 16777216; got {}'.format(size),
                 body.read, size)
     assert body.state == BODY_READY
 
 
-def test_body_read_size_checked_before_state():
+def test_body_read_size_checked_before_state() -> None:
     body = Body(io.BytesIO(b'abc'), 3)
     body.read()
     check_error(ValueError, 'need 0 <= size <= 16777216; got -1', body.read, -1)
@@ -416,7 +416,7 @@ def test_body_read_size_checked_before_state():
     check_error(ValueError, 'need 0 <= size <= 16777216; got -1', body.read, -1)
 
 
-def test_body_read_max_io_size():
+def test_body_read_max_io_size() -> None:
     body = Body(io.BytesIO(b'x' * 20), MAX_IO_SIZE + 20)
     check_error(ValueError, 'would exceed max read size: 16777236 > 16777216', body.read)
     assert body.state == BODY_READY
@@ -428,7 +428,7 @@ def test_body_read_max_io_size():
     check_error(ValueError, 'expected to read 16777216 bytes, but received 0', body.read)
 
 
-def test_body_read_max_io_size_whole():
+def test_body_read_max_io_size_whole() -> None:
     data = os.urandom(64) * (MAX_IO_SIZE // 64)
     body = Body(io.BytesIO(data), MAX_IO_SIZE)
     assert body.read() == data
@@ -449,7 +449,7 @@ def test_body_read_max_io_size_whole():
     (IO_SIZE + 1, [IO_SIZE, 1]),
     (2 * IO_SIZE + 5, [IO_SIZE, IO_SIZE, 5]),
 ])
-def test_body_iter_sizes(make_big_rfile, length, sizes):
+def test_body_iterate_sizes(make_big_rfile: Sources, length: Any, sizes: Any) -> None:
     data = os.urandom(length)
     rfile = make_big_rfile(data + TAIL)
     body = Body(rfile, length)
@@ -465,7 +465,7 @@ def test_body_iter_sizes(make_big_rfile, length, sizes):
     check_error(ValueError, 'Body.state == BODY_CONSUMED, already consumed', iter, body)
 
 
-def test_body_iter_small(make_rfile):
+def test_body_iterate_small(make_rfile: Sources) -> None:
     rfile = make_rfile(b'hello' + TAIL)
     body = Body(rfile, 5)
     assert list(body) == [b'hello']
@@ -473,7 +473,7 @@ def test_body_iter_small(make_rfile):
     assert rest(rfile) == TAIL
 
 
-def test_body_iter_state_checked_at_once():
+def test_body_iterate_state_checked_at_once() -> None:
     body = Body(io.BytesIO(b'hello'), 5)
     body.read(1)
     check_error(ValueError, 'Body.state == BODY_STARTED, cannot start another operation',
@@ -486,7 +486,7 @@ def test_body_iter_state_checked_at_once():
     assert list(it) == [b'hello']
 
 
-def test_body_iter_short(make_big_rfile):
+def test_body_iterate_short(make_big_rfile: Sources) -> None:
     rfile = make_big_rfile(b'x' * (IO_SIZE + 10))
     body = Body(rfile, 2 * IO_SIZE)
     it = iter(body)
@@ -500,7 +500,7 @@ def test_body_iter_short(make_big_rfile):
 # ---------------------------------------------------------------------------
 # Body.write_to()
 
-def test_body_write_to(make_rfile):
+def test_body_write_to(make_rfile: Sources) -> None:
     rfile = make_rfile(b'hello, world' + TAIL)
     body = Body(rfile, 12)
     wfile = io.BytesIO()
@@ -512,7 +512,7 @@ def test_body_write_to(make_rfile):
                 body.write_to, wfile)
 
 
-def test_body_write_to_big(make_big_rfile):
+def test_body_write_to_big(make_big_rfile: Sources) -> None:
     data = os.urandom(2 * IO_SIZE + 5)
     rfile = make_big_rfile(data + TAIL)
     body = Body(rfile, len(data))
@@ -523,7 +523,7 @@ def test_body_write_to_big(make_big_rfile):
     assert rest(rfile) == TAIL
 
 
-def test_body_write_to_empty():
+def test_body_write_to_empty() -> None:
     body = Body(io.BytesIO(b'x'), 0)
     wfile = Recorder()
     assert body.write_to(wfile) == 0
@@ -531,7 +531,7 @@ def test_body_write_to_empty():
     assert body.state == BODY_CONSUMED
 
 
-def test_body_write_to_writer():
+def test_body_write_to_writer() -> None:
     sock = FakeSocket()
     writer = Writer(sock)
     body = Body(io.BytesIO(b'hello'), 5)
@@ -540,7 +540,7 @@ def test_body_write_to_writer():
     assert sock.send_calls == [(b'hello', 5)]
 
 
-def test_body_write_to_relay_small_one_send():
+def test_body_write_to_relay_small_one_send() -> None:
     # Reader to Writer (a proxy): a body that fits in BUF_LEN shares the
     # preamble's send().
     rfile = Reader(FakeSocket(b'hello' + TAIL))
@@ -559,7 +559,7 @@ def test_body_write_to_relay_small_one_send():
     (IO_SIZE, [IO_SIZE]),
     (2 * IO_SIZE + 5, [IO_SIZE, IO_SIZE, 5]),
 ])
-def test_body_write_to_relay_big(make_big_rfile, length, sizes):
+def test_body_write_to_relay_big(make_big_rfile: Sources, length: Any, sizes: Any) -> None:
     data = os.urandom(length)
     rfile = make_big_rfile(data + TAIL)
     sock = FakeSocket()
@@ -576,7 +576,7 @@ def test_body_write_to_relay_big(make_big_rfile, length, sizes):
     assert rest(rfile) == TAIL
 
 
-def test_body_write_to_relay_socketpair():
+def test_body_write_to_relay_socketpair() -> None:
     data = os.urandom(IO_SIZE + 100)
     (a, b) = socket.socketpair()
     (c, d) = socket.socketpair()
@@ -614,7 +614,7 @@ def test_body_write_to_relay_socketpair():
     ([9, 0], ValueError, 'expected to write 40000 bytes, but sent 0'),
     ([9, 100, 0], ValueError, 'expected to write 40000 bytes, but sent 100'),
 ])
-def test_body_write_to_relay_bad_send(sends, exc, msg):
+def test_body_write_to_relay_bad_send(sends: Any, exc: Any, msg: Any) -> None:
     rfile = Reader(FakeSocket(b'x' * 40000))
     writer = Writer(FakeSocket(sends=sends))
     writer.write(b'preamble;')
@@ -624,7 +624,7 @@ def test_body_write_to_relay_bad_send(sends, exc, msg):
     assert_closed(rfile)
 
 
-def test_body_write_to_relay_closed_writer():
+def test_body_write_to_relay_closed_writer() -> None:
     rfile = Reader(FakeSocket(b'x' * 40000))
     writer = Writer(FakeSocket())
     writer.close()
@@ -634,7 +634,7 @@ def test_body_write_to_relay_closed_writer():
     assert_closed(rfile)
 
 
-def test_body_write_to_relay_short(make_big_rfile):
+def test_body_write_to_relay_short(make_big_rfile: Sources) -> None:
     rfile = make_big_rfile(b'x' * 40000)
     writer = Writer(FakeSocket())
     body = Body(rfile, 50000)
@@ -644,7 +644,7 @@ def test_body_write_to_relay_short(make_big_rfile):
     assert_closed(rfile)
 
 
-def test_body_write_to_wfile_checks():
+def test_body_write_to_wfile_checks() -> None:
     body = Body(io.BytesIO(b'hello'), 5)
     with pytest.raises(AttributeError):
         body.write_to(Attr())
@@ -664,7 +664,7 @@ def test_body_write_to_wfile_checks():
     [5, 7],
     [11, 1],
 ])
-def test_body_write_to_partial_writes(returns):
+def test_body_write_to_partial_writes(returns: Any) -> None:
     wfile = Recorder(returns)
     body = Body(io.BytesIO(b'hello, world'), 12)
     assert body.write_to(wfile) == 12
@@ -687,7 +687,7 @@ def test_body_write_to_partial_writes(returns):
     ([5, 0], ValueError, 'expected to write 12 bytes, but sent 5'),
     ([5, 1, 0], ValueError, 'expected to write 12 bytes, but sent 6'),
 ])
-def test_body_write_to_bad_write(make_rfile, returns, exc, msg):
+def test_body_write_to_bad_write(make_rfile: Sources, returns: Any, exc: Any, msg: Any) -> None:
     rfile = make_rfile(b'hello, world')
     body = Body(rfile, 12)
     check_error(exc, msg, body.write_to, Recorder(returns))
@@ -695,7 +695,7 @@ def test_body_write_to_bad_write(make_rfile, returns, exc, msg):
     assert_closed(rfile)
 
 
-def test_body_write_to_write_raises(make_rfile):
+def test_body_write_to_write_raises(make_rfile: Sources) -> None:
     rfile = make_rfile(b'hello, world')
     body = Body(rfile, 12)
 
@@ -709,7 +709,7 @@ def test_body_write_to_write_raises(make_rfile):
     assert_closed(rfile)
 
 
-def test_body_write_to_short(make_rfile):
+def test_body_write_to_short(make_rfile: Sources) -> None:
     rfile = make_rfile(b'hello')
     body = Body(rfile, 12)
     check_error(ValueError, 'expected to read 12 bytes, but received 5',
@@ -745,14 +745,14 @@ def body_in_state(state: int, rfile: Any = None) -> Body:
 
 @pytest.mark.parametrize('name, op', BODY_OPS)
 @pytest.mark.parametrize('state', [BODY_CONSUMED, BODY_ERROR])
-def test_body_misuse(name, op, state):
+def test_body_misuse(name: Any, op: Any, state: Any) -> None:
     body = body_in_state(state)
     check_error(ValueError, state_error(body, state), op, body)
     assert body.state == state
 
 
 @pytest.mark.parametrize('name, op', BODY_OPS[2:])
-def test_body_misuse_started(name, op):
+def test_body_misuse_started(name: Any, op: Any) -> None:
     body = body_in_state(BODY_STARTED)
     check_error(ValueError, state_error(body, BODY_STARTED), op, body)
     assert body.state == BODY_STARTED
@@ -760,7 +760,7 @@ def test_body_misuse_started(name, op):
     assert body.read() == b'ello'
 
 
-def test_body_misuse_does_not_close_reader():
+def test_body_misuse_does_not_close_reader() -> None:
     # Misuse is the app's error, not the connection's.
     reader = Reader(FakeSocket(b'hello'))
     body = Body(reader, 5)
@@ -774,7 +774,7 @@ def test_body_misuse_does_not_close_reader():
 # The generic rfile contract (readinto)
 
 @pytest.mark.parametrize('value', [None, 1.0, '1', True, b'x'[0:0]])
-def test_rfile_readinto_type(value):
+def test_rfile_readinto_type(value: Any) -> None:
     if value == b'':
         value = bytearray(b'x')  # not an int, and not copied by ScriptedRfile
     rfile = ScriptedRfile(readinto=[value])
@@ -790,21 +790,21 @@ def test_rfile_readinto_type(value):
     ([b'ab', 4], 'need 0 <= received <= 3; got 4'),
     ([b'ab', -1], 'need 0 <= received <= 3; got -1'),
 ])
-def test_rfile_readinto_range(script, msg):
+def test_rfile_readinto_range(script: Any, msg: Any) -> None:
     rfile = ScriptedRfile(readinto=script)
     body = Body(rfile, 5)
     check_error(ValueError, msg, body.read)
     assert body.state == BODY_ERROR
 
 
-def test_rfile_readinto_pieces():
+def test_rfile_readinto_pieces() -> None:
     rfile = ScriptedRfile(readinto=[b'he', b'l', b'lo'])
     body = Body(rfile, 5)
     assert body.read() == b'hello'
     assert rfile.sizes == [5, 3, 2]
 
 
-def test_rfile_readinto_raises():
+def test_rfile_readinto_raises() -> None:
     class Broken:
         def readinto(self, dst: Any) -> int:
             raise ConnectionResetError('reset')
@@ -818,7 +818,7 @@ def test_rfile_readinto_raises():
 # ---------------------------------------------------------------------------
 # ChunkedBody: constructor, attributes, repr
 
-def test_chunked_body_rfile_checks():
+def test_chunked_body_rfile_checks() -> None:
     with pytest.raises(AttributeError):
         ChunkedBody(Attr(readline=lambda size: b''))
     check_error(TypeError, 'rfile.readinto() is not callable', ChunkedBody,
@@ -832,7 +832,7 @@ def test_chunked_body_rfile_checks():
                 Attr(readinto=1, readline=1))
 
 
-def test_chunked_body_attributes():
+def test_chunked_body_attributes() -> None:
     rfile = io.BytesIO(CHUNKED)
     body = ChunkedBody(rfile)
     assert body.rfile is rfile
@@ -844,7 +844,7 @@ def test_chunked_body_attributes():
     assert not hasattr(body, 'content_length')
 
 
-def test_chunked_body_repr():
+def test_chunked_body_repr() -> None:
     assert repr(ChunkedBody(io.BytesIO())) == 'ChunkedBody(<rfile>)'
     assert repr(ChunkedBody(Reader(FakeSocket()))) == 'ChunkedBody(<reader>)'
 
@@ -852,7 +852,7 @@ def test_chunked_body_repr():
 # ---------------------------------------------------------------------------
 # ChunkedBody operations
 
-def test_chunked_body_iter_spec_example(make_rfile):
+def test_chunked_body_iterate_spec_example(make_rfile: Sources) -> None:
     rfile = make_rfile(CHUNKED + TAIL)
     body = ChunkedBody(rfile)
     assert list(body) == CHUNKS
@@ -860,7 +860,7 @@ def test_chunked_body_iter_spec_example(make_rfile):
     assert rest(rfile) == TAIL
 
 
-def test_chunked_body_iter_states():
+def test_chunked_body_iterate_states() -> None:
     body = ChunkedBody(io.BytesIO(CHUNKED))
     it = iter(body)
     assert body.state == BODY_STARTED
@@ -873,7 +873,7 @@ def test_chunked_body_iter_states():
         next(it)
 
 
-def test_chunked_body_readchunk(make_rfile):
+def test_chunked_body_readchunk(make_rfile: Sources) -> None:
     rfile = make_rfile(CHUNKED + TAIL)
     body = ChunkedBody(rfile)
     chunk = body.readchunk()
@@ -891,7 +891,7 @@ def test_chunked_body_readchunk(make_rfile):
     assert rest(rfile) == TAIL
 
 
-def test_chunked_body_read(make_rfile):
+def test_chunked_body_read(make_rfile: Sources) -> None:
     rfile = make_rfile(CHUNKED + TAIL)
     body = ChunkedBody(rfile)
     data = body.read()
@@ -903,25 +903,25 @@ def test_chunked_body_read(make_rfile):
     assert rest(rfile) == TAIL
 
 
-def test_chunked_body_read_after_readchunk(make_rfile):
+def test_chunked_body_read_after_readchunk(make_rfile: Sources) -> None:
     body = ChunkedBody(make_rfile(CHUNKED))
     assert body.readchunk() == (None, b'hello')
     assert body.read() == b'world'
     assert body.state == BODY_CONSUMED
 
 
-def test_chunked_body_read_empty(make_rfile):
+def test_chunked_body_read_empty(make_rfile: Sources) -> None:
     body = ChunkedBody(make_rfile(b'0;k=v\r\n\r\n'))
     assert body.read() == b''
     assert body.state == BODY_CONSUMED
 
 
-def test_chunked_body_extension_on_final_chunk(make_rfile):
+def test_chunked_body_extension_on_final_chunk(make_rfile: Sources) -> None:
     body = ChunkedBody(make_rfile(b'0;k=v\r\n\r\n'))
     assert list(body) == [(('k', 'v'), b'')]
 
 
-def test_chunked_body_read_max_io_size():
+def test_chunked_body_read_max_io_size() -> None:
     big = b'x' * MAX_IO_SIZE
     stream = b'1000000\r\n' + big + b'\r\n0\r\n\r\n'
     assert ChunkedBody(io.BytesIO(stream)).read() == big
@@ -934,14 +934,14 @@ def test_chunked_body_read_max_io_size():
         assert_closed(rfile)
 
 
-def test_chunked_body_spec_parse_chunk_example():
+def test_chunked_body_spec_parse_chunk_example() -> None:
     # SPEC 4.10: parse_chunk(b'1000000;k=v') == (16777216, ('k', 'v')).
     data = os.urandom(MAX_IO_SIZE)
     rfile = io.BytesIO(b'1000000;k=v\r\n' + data + b'\r\n')
     assert readchunk(rfile) == (('k', 'v'), data)
 
 
-def test_chunked_body_write_to(make_rfile):
+def test_chunked_body_write_to(make_rfile: Sources) -> None:
     src = b'A;k=v\r\n0123456789\r\n1\r\nx\r\n0;a=b\r\n\r\n'
     expected = b'a;k=v\r\n0123456789\r\n1\r\nx\r\n0;a=b\r\n\r\n'
     rfile = make_rfile(src + TAIL)
@@ -953,7 +953,7 @@ def test_chunked_body_write_to(make_rfile):
     assert rest(rfile) == TAIL
 
 
-def test_chunked_body_write_to_writer():
+def test_chunked_body_write_to_writer() -> None:
     sock = FakeSocket()
     writer = Writer(sock)
     body = ChunkedBody(io.BytesIO(CHUNKED))
@@ -962,7 +962,7 @@ def test_chunked_body_write_to_writer():
     assert sock.send_calls == [(CHUNKED, len(CHUNKED))]
 
 
-def test_chunked_body_write_to_wfile_checks():
+def test_chunked_body_write_to_wfile_checks() -> None:
     body = ChunkedBody(io.BytesIO(CHUNKED))
     with pytest.raises(AttributeError):
         body.write_to(Attr())
@@ -978,7 +978,7 @@ def test_chunked_body_write_to_wfile_checks():
     ([3, 5, 1, 0], ValueError, 'expected to write 2 bytes, but sent 1'),
     ([3, 5, 2, 11, 3, 0], ValueError, 'expected to write 5 bytes, but sent 3'),
 ])
-def test_chunked_body_write_to_bad_write(make_rfile, returns, exc, msg):
+def test_chunked_body_write_to_bad_write(make_rfile: Sources, returns: Any, exc: Any, msg: Any) -> None:
     rfile = make_rfile(CHUNKED)
     body = ChunkedBody(rfile)
     check_error(exc, msg, body.write_to, Recorder(returns))
@@ -986,7 +986,7 @@ def test_chunked_body_write_to_bad_write(make_rfile, returns, exc, msg):
     assert_closed(rfile)
 
 
-def test_chunked_body_write_to_partial_writes():
+def test_chunked_body_write_to_partial_writes() -> None:
     wfile = Recorder([1] * 100)
     body = ChunkedBody(io.BytesIO(CHUNKED))
     assert body.write_to(wfile) == len(CHUNKED)
@@ -1017,14 +1017,14 @@ def chunked_in_state(state: int) -> ChunkedBody:
 
 @pytest.mark.parametrize('name, op', CHUNKED_OPS)
 @pytest.mark.parametrize('state', [BODY_CONSUMED, BODY_ERROR])
-def test_chunked_body_misuse(name, op, state):
+def test_chunked_body_misuse(name: Any, op: Any, state: Any) -> None:
     body = chunked_in_state(state)
     check_error(ValueError, state_error(body, state), op, body)
     assert body.state == state
 
 
 @pytest.mark.parametrize('name, op', CHUNKED_OPS[2:])
-def test_chunked_body_misuse_started(name, op):
+def test_chunked_body_misuse_started(name: Any, op: Any) -> None:
     body = chunked_in_state(BODY_STARTED)
     check_error(ValueError, state_error(body, BODY_STARTED), op, body)
     assert body.state == BODY_STARTED
@@ -1071,7 +1071,7 @@ def short_id(value: Any) -> str:
 
 
 @pytest.mark.parametrize('stream, msg', BAD_CHUNKED, ids=short_id)
-def test_chunked_body_bad_stream(make_rfile, stream, msg):
+def test_chunked_body_bad_stream(make_rfile: Sources, stream: Any, msg: Any) -> None:
     rfile = make_rfile(stream)
     body = ChunkedBody(rfile)
     check_error(ValueError, msg, body.read)
@@ -1080,7 +1080,7 @@ def test_chunked_body_bad_stream(make_rfile, stream, msg):
 
 
 @pytest.mark.parametrize('stream, msg', BAD_CHUNKED[:8], ids=short_id)
-def test_chunked_body_bad_stream_iter(make_rfile, stream, msg):
+def test_chunked_body_bad_stream_iter(make_rfile: Sources, stream: Any, msg: Any) -> None:
     rfile = make_rfile(stream)
     body = ChunkedBody(rfile)
     it = iter(body)
@@ -1089,7 +1089,7 @@ def test_chunked_body_bad_stream_iter(make_rfile, stream, msg):
     assert_closed(rfile)
 
 
-def test_chunked_body_bad_stream_after_good_chunks(make_rfile):
+def test_chunked_body_bad_stream_after_good_chunks(make_rfile: Sources) -> None:
     rfile = make_rfile(b'5\r\nhello\r\n5\r\nworld\r\nX\r\n')
     body = ChunkedBody(rfile)
     assert body.readchunk() == (None, b'hello')
@@ -1100,7 +1100,7 @@ def test_chunked_body_bad_stream_after_good_chunks(make_rfile):
     assert_closed(rfile)
 
 
-def test_chunked_body_bad_stream_write_to(make_rfile):
+def test_chunked_body_bad_stream_write_to(make_rfile: Sources) -> None:
     rfile = make_rfile(b'5\r\nhello\r\nzz\r\n')
     body = ChunkedBody(rfile)
     wfile = io.BytesIO()
@@ -1111,7 +1111,7 @@ def test_chunked_body_bad_stream_write_to(make_rfile):
 
 
 @pytest.mark.parametrize('size', [4094, 4095, 4096, 4097])
-def test_chunked_body_line_length_limit(make_rfile, size):
+def test_chunked_body_line_length_limit(make_rfile: Sources, size: Any) -> None:
     # A size line of up to MAX_LINE_LEN bytes, CRLF included, is accepted.
     value = 'v' * (size - 6)
     line = '5;k={}\r\n'.format(value).encode()
@@ -1130,7 +1130,7 @@ def test_chunked_body_line_length_limit(make_rfile, size):
 
 @pytest.mark.parametrize('line', ['5\r\n', bytearray(b'5\r\n'), memoryview(b'5\r\n'),
                                   None, 5])
-def test_rfile_readline_type(line):
+def test_rfile_readline_type(line: Any) -> None:
     rfile = ScriptedRfile(readline=[line])
     body = ChunkedBody(rfile)
     check_error(TypeError,
@@ -1141,7 +1141,7 @@ def test_rfile_readline_type(line):
 
 
 @pytest.mark.parametrize('size', [4097, 5000])
-def test_rfile_readline_too_long(size):
+def test_rfile_readline_too_long(size: Any) -> None:
     rfile = ScriptedRfile(readline=[b'5' * (size - 2) + b'\r\n'])
     body = ChunkedBody(rfile)
     check_error(ValueError,
@@ -1151,7 +1151,7 @@ def test_rfile_readline_too_long(size):
 
 
 @pytest.mark.parametrize('line', [b'', b'5', b'5\n', b'5\r', b'5\r\n\r', b'a' * 4096])
-def test_rfile_readline_no_crlf(line):
+def test_rfile_readline_no_crlf(line: Any) -> None:
     rfile = ScriptedRfile(readline=[line])
     body = ChunkedBody(rfile)
     check_error(ValueError, "b'\\r\\n' not found in {!r}...".format(line[:32]),
@@ -1159,7 +1159,7 @@ def test_rfile_readline_no_crlf(line):
     assert body.state == BODY_ERROR
 
 
-def test_rfile_readline_then_readinto():
+def test_rfile_readline_then_readinto() -> None:
     rfile = ScriptedRfile(readline=[b'5;k=v\r\n', b'0\r\n'],
                           readinto=[b'hel', b'lo\r', b'\n', b'\r\n'])
     body = ChunkedBody(rfile)
@@ -1178,7 +1178,7 @@ def test_rfile_readline_then_readinto():
     (b'5;k=a;b\r\nhello\r\n', (('k', 'a;b'), b'hello')),
     (b'3;k="(v)"\r\nabc\r\n', (('k', '"(v)"'), b'abc')),
 ])
-def test_readchunk(make_rfile, stream, chunk):
+def test_readchunk(make_rfile: Sources, stream: Any, chunk: Any) -> None:
     rfile = make_rfile(stream + TAIL)
     got = readchunk(rfile)
     assert got == chunk
@@ -1192,7 +1192,7 @@ def test_readchunk(make_rfile, stream, chunk):
     ((None, b'x' * 255), b'ff\r\n' + b'x' * 255 + b'\r\n'),
     ((('Key-1', 'Value_2'), b''), b'0;Key-1=Value_2\r\n\r\n'),
 ])
-def test_write_chunk(chunk, expected):
+def test_write_chunk(chunk: Any, expected: Any) -> None:
     wfile = io.BytesIO()
     assert write_chunk(wfile, chunk) == len(expected)
     assert wfile.getvalue() == expected
@@ -1200,7 +1200,7 @@ def test_write_chunk(chunk, expected):
     assert readchunk(io.BytesIO(expected)) == chunk
 
 
-def test_write_chunk_write_calls():
+def test_write_chunk_write_calls() -> None:
     wfile = Recorder()
     assert write_chunk(wfile, (None, b'hello')) == 10
     assert [d for (d, n) in wfile.calls] == [b'5\r\n', b'hello', b'\r\n']
@@ -1209,7 +1209,7 @@ def test_write_chunk_write_calls():
     assert [d for (d, n) in wfile.calls] == [b'0\r\n', b'\r\n']
 
 
-def test_write_chunk_partial_writes():
+def test_write_chunk_partial_writes() -> None:
     wfile = Recorder([1] * 50)
     assert write_chunk(wfile, (('k', 'v'), b'hello')) == 14
     assert wfile.data == b'5;k=v\r\nhello\r\n'
@@ -1224,20 +1224,20 @@ def test_write_chunk_partial_writes():
     ((None, 'data'), TypeError, TYPE_ERROR2.format('chunk[1]', bytes, str)),
     ((None, bytearray(b'x')), TypeError, TYPE_ERROR2.format('chunk[1]', bytes, bytearray)),
 ])
-def test_write_chunk_bad_chunk(chunk, exc, msg):
+def test_write_chunk_bad_chunk(chunk: Any, exc: Any, msg: Any) -> None:
     wfile = Recorder()
     check_error(exc, msg, write_chunk, wfile, chunk)
     assert wfile.calls == []
 
 
-def test_write_chunk_too_big():
+def test_write_chunk_too_big() -> None:
     wfile = Recorder()
     check_error(ValueError, 'need len(chunk[1]) <= 16777216; got 16777217',
                 write_chunk, wfile, (None, b'x' * (MAX_IO_SIZE + 1)))
     assert wfile.calls == []
 
 
-def test_write_chunk_wfile_checks():
+def test_write_chunk_wfile_checks() -> None:
     with pytest.raises(AttributeError):
         write_chunk(Attr(), (None, b''))
     check_error(TypeError, 'wfile.write() is not callable', write_chunk,
@@ -1247,7 +1247,7 @@ def test_write_chunk_wfile_checks():
 # ---------------------------------------------------------------------------
 # BodyIter
 
-def test_body_iter_attributes():
+def test_bodyiter_attributes() -> None:
     source = [b'hello']
     body = BodyIter(source, 5)
     assert body.source is source
@@ -1262,13 +1262,13 @@ def test_body_iter_attributes():
 
 
 @pytest.mark.parametrize('value', ['12', 12.0, True, None, MyInt(12)])
-def test_body_iter_content_length_type(value):
+def test_bodyiter_content_length_type(value: Any) -> None:
     check_error(TypeError, TYPE_ERROR.format('content_length', int, type(value), value),
                 BodyIter, [], value)
 
 
 @pytest.mark.parametrize('value', [-1, MAX_LENGTH + 1])
-def test_body_iter_content_length_range(value):
+def test_bodyiter_content_length_range(value: Any) -> None:
     check_error(ValueError,
                 'need 0 <= content_length <= 9999999999999999; got {}'.format(value),
                 BodyIter, [], value)
@@ -1280,7 +1280,7 @@ def test_body_iter_content_length_range(value):
     [b'', b'hello', b'', b', world', b''],
     (p for p in [b'hello', b', world']),
 ])
-def test_body_iter_write_to(source):
+def test_bodyiter_write_to(source: Any) -> None:
     body = BodyIter(source, 12)
     wfile = io.BytesIO()
     assert body.write_to(wfile) == 12
@@ -1290,7 +1290,7 @@ def test_body_iter_write_to(source):
                 body.write_to, wfile)
 
 
-def test_body_iter_write_to_empty_items_not_written():
+def test_bodyiter_write_to_empty_items_not_written() -> None:
     wfile = Recorder()
     assert BodyIter([b'', b'ab', b''], 2).write_to(wfile) == 2
     assert [d for (d, n) in wfile.calls] == [b'ab']
@@ -1299,7 +1299,7 @@ def test_body_iter_write_to_empty_items_not_written():
     assert wfile.calls == []
 
 
-def test_body_iter_write_to_partial_writes():
+def test_bodyiter_write_to_partial_writes() -> None:
     wfile = Recorder([2, 1, 1])
     assert BodyIter([b'hell', b'o'], 5).write_to(wfile) == 5
     assert wfile.data == b'hello'
@@ -1313,7 +1313,7 @@ def test_body_iter_write_to_partial_writes():
     ([], 1, b'', 'deceeds content_length: 0 < 1'),
     ([b'', b''], 3, b'', 'deceeds content_length: 0 < 3'),
 ])
-def test_body_iter_length_mismatch(source, length, written, msg):
+def test_bodyiter_length_mismatch(source: Any, length: Any, written: Any, msg: Any) -> None:
     body = BodyIter(source, length)
     wfile = io.BytesIO()
     check_error(ValueError, msg, body.write_to, wfile)
@@ -1325,7 +1325,7 @@ def test_body_iter_length_mismatch(source, length, written, msg):
 
 @pytest.mark.parametrize('item', [bytearray(b'x'), 'x', memoryview(b'x'), None, 1,
                                   (None, b'x')])
-def test_body_iter_item_type(item):
+def test_bodyiter_item_type(item: Any) -> None:
     body = BodyIter([b'ok', item], 3)
     wfile = io.BytesIO()
     check_error(TypeError,
@@ -1336,7 +1336,7 @@ def test_body_iter_item_type(item):
     assert body.state == BODY_ERROR
 
 
-def test_body_iter_source_raises():
+def test_bodyiter_source_raises() -> None:
     def source() -> Iterator[bytes]:
         yield b'he'
         raise OSError('gone')
@@ -1347,8 +1347,9 @@ def test_body_iter_source_raises():
     assert body.state == BODY_ERROR
 
 
-def test_body_iter_source_not_iterable():
-    body = BodyIter(17, 5)  # not checked until write_to()
+def test_bodyiter_source_not_iterable() -> None:
+    source: Any = 17
+    body = BodyIter(source, 5)  # not checked until write_to()
     with pytest.raises(TypeError):
         body.write_to(io.BytesIO())
     assert body.state == BODY_ERROR
@@ -1359,13 +1360,13 @@ def test_body_iter_source_not_iterable():
     ([6], ValueError, 'need 0 <= sent <= 5; got 6'),
     ([0], ValueError, 'expected to write 5 bytes, but sent 0'),
 ])
-def test_body_iter_bad_write(returns, exc, msg):
+def test_bodyiter_bad_write(returns: Any, exc: Any, msg: Any) -> None:
     body = BodyIter([b'hello'], 5)
     check_error(exc, msg, body.write_to, Recorder(returns))
     assert body.state == BODY_ERROR
 
 
-def test_body_iter_wfile_checks():
+def test_bodyiter_wfile_checks() -> None:
     body = BodyIter([b'hello'], 5)
     with pytest.raises(AttributeError):
         body.write_to(Attr())
@@ -1374,9 +1375,9 @@ def test_body_iter_wfile_checks():
     assert body.state == BODY_READY
 
 
-def test_body_iter_started():
+def test_bodyiter_started() -> None:
     # Only reachable from inside the source: a re-entrant write_to().
-    errors = []
+    errors: List[str] = []
 
     def source() -> Iterator[bytes]:
         yield b'he'
@@ -1392,7 +1393,7 @@ def test_body_iter_started():
     assert body.state == BODY_CONSUMED
 
 
-def test_body_iter_to_writer():
+def test_bodyiter_to_writer() -> None:
     sock = FakeSocket()
     writer = Writer(sock)
     BodyIter([b'hello', b' ', b'world'], 11).write_to(writer)
@@ -1403,7 +1404,7 @@ def test_body_iter_to_writer():
 # ---------------------------------------------------------------------------
 # ChunkedBodyIter
 
-def test_chunked_body_iter_attributes():
+def test_chunkedbodyiter_attributes() -> None:
     source = [(None, b'')]
     body = ChunkedBodyIter(source)
     assert body.source is source
@@ -1416,7 +1417,7 @@ def test_chunked_body_iter_attributes():
     assert not hasattr(body, 'content_length')
 
 
-def test_chunked_body_iter_spec_example():
+def test_chunkedbodyiter_spec_example() -> None:
     body = ChunkedBodyIter([(None, b'my'), (None, b'chunks'), (None, b'')])
     wfile = io.BytesIO()
     assert body.write_to(wfile) == 23
@@ -1426,7 +1427,7 @@ def test_chunked_body_iter_spec_example():
                 body.write_to, wfile)
 
 
-def test_chunked_body_iter_round_trip(make_rfile):
+def test_chunkedbodyiter_round_trip(make_rfile: Sources) -> None:
     body = ChunkedBodyIter(iter(CHUNKS))
     wfile = io.BytesIO()
     assert body.write_to(wfile) == len(CHUNKED)
@@ -1434,7 +1435,7 @@ def test_chunked_body_iter_round_trip(make_rfile):
     assert list(ChunkedBody(make_rfile(wfile.getvalue()))) == CHUNKS
 
 
-def test_chunked_body_iter_only_final():
+def test_chunkedbodyiter_only_final() -> None:
     wfile = io.BytesIO()
     assert ChunkedBodyIter([(('k', 'v'), b'')]).write_to(wfile) == 9
     assert wfile.getvalue() == b'0;k=v\r\n\r\n'
@@ -1447,7 +1448,7 @@ def test_chunked_body_iter_only_final():
     ([(None, b'a')], b'1\r\na\r\n', 'final chunk data was not empty'),
     ([], b'', 'final chunk data was not empty'),
 ])
-def test_chunked_body_iter_bad_sequence(source, written, msg):
+def test_chunkedbodyiter_bad_sequence(source: Any, written: Any, msg: Any) -> None:
     body = ChunkedBodyIter(source)
     wfile = io.BytesIO()
     check_error(ValueError, msg, body.write_to, wfile)
@@ -1466,7 +1467,7 @@ def test_chunked_body_iter_bad_sequence(source, written, msg):
     ((None, 'x'), TypeError, TYPE_ERROR2.format('chunk[1]', bytes, str)),
     ((None, bytearray()), TypeError, TYPE_ERROR2.format('chunk[1]', bytes, bytearray)),
 ])
-def test_chunked_body_iter_bad_chunk(chunk, exc, msg):
+def test_chunkedbodyiter_bad_chunk(chunk: Any, exc: Any, msg: Any) -> None:
     body = ChunkedBodyIter([(None, b'ok'), chunk, (None, b'')])
     wfile = io.BytesIO()
     check_error(exc, msg, body.write_to, wfile)
@@ -1474,7 +1475,7 @@ def test_chunked_body_iter_bad_chunk(chunk, exc, msg):
     assert body.state == BODY_ERROR
 
 
-def test_chunked_body_iter_wfile_checks():
+def test_chunkedbodyiter_wfile_checks() -> None:
     body = ChunkedBodyIter([(None, b'')])
     with pytest.raises(AttributeError):
         body.write_to(Attr())
@@ -1483,15 +1484,15 @@ def test_chunked_body_iter_wfile_checks():
     assert body.state == BODY_READY
 
 
-def test_chunked_body_iter_bad_write():
+def test_chunkedbodyiter_bad_write() -> None:
     body = ChunkedBodyIter([(None, b'hello'), (None, b'')])
     check_error(ValueError, 'expected to write 3 bytes, but sent 0',
                 body.write_to, Recorder([0]))
     assert body.state == BODY_ERROR
 
 
-def test_chunked_body_iter_started():
-    errors = []
+def test_chunkedbodyiter_started() -> None:
+    errors: List[str] = []
 
     def source() -> Iterator[Any]:
         yield (None, b'a')
@@ -1508,7 +1509,7 @@ def test_chunked_body_iter_started():
     ]
 
 
-def test_chunked_body_iter_to_writer():
+def test_chunkedbodyiter_to_writer() -> None:
     sock = FakeSocket()
     writer = Writer(sock)
     ChunkedBodyIter(CHUNKS).write_to(writer)
@@ -1519,21 +1520,22 @@ def test_chunked_body_iter_to_writer():
 # ---------------------------------------------------------------------------
 # API and api
 
-def test_api():
+def test_api() -> None:
     assert APIType is API
     assert API._fields == (
         'Body', 'ChunkedBody', 'BodyIter', 'ChunkedBodyIter', 'Range', 'ContentRange'
     )
     assert type(api) is API
     assert api == (Body, ChunkedBody, BodyIter, ChunkedBodyIter, Range, ContentRange)
-    assert api.Body is Body
-    assert api.ChunkedBody is ChunkedBody
-    assert api.BodyIter is BodyIter
-    assert api.ChunkedBodyIter is ChunkedBodyIter
-    assert api.Range is Range
-    assert api.ContentRange is ContentRange
+    named: Any = api
+    assert named.Body is Body
+    assert named.ChunkedBody is ChunkedBody
+    assert named.BodyIter is BodyIter
+    assert named.ChunkedBodyIter is ChunkedBodyIter
+    assert named.Range is Range
+    assert named.ContentRange is ContentRange
     with pytest.raises(AttributeError):
-        api.Body = None
+        named.Body = None
 
 
 # ---------------------------------------------------------------------------
@@ -1632,7 +1634,7 @@ def run_chunked_fuzz(seed: int, count: int) -> None:
             assert other == outcomes[0], (seed, i, data)
 
 
-def test_chunked_fuzz_corpus_is_valid():
+def test_chunked_fuzz_corpus_is_valid() -> None:
     for data in FUZZ_CORPUS:
         outcomes = [chunked_outcome(r) for r in chunked_variants(data, 1)]
         assert all(o == outcomes[0] for o in outcomes)
@@ -1642,7 +1644,7 @@ def test_chunked_fuzz_corpus_is_valid():
             assert outcomes[0][0] == 'ok'
 
 
-def test_chunked_fuzz_mutate_is_deterministic():
+def test_chunked_fuzz_mutate_is_deterministic() -> None:
     a = [mutate(random.Random(5), CHUNKED) for _ in range(3)]
     b = [mutate(random.Random(5), CHUNKED) for _ in range(3)]
     assert a == b
@@ -1650,12 +1652,12 @@ def test_chunked_fuzz_mutate_is_deterministic():
     assert len({mutate(rng, CHUNKED) for _ in range(200)}) > 100
 
 
-def test_chunked_fuzz():
+def test_chunked_fuzz() -> None:
     run_chunked_fuzz(fuzz_env('DEGU_FUZZ_SEED', FUZZ_SEED),
                      fuzz_env('DEGU_FUZZ_COUNT', FUZZ_COUNT))
 
 
 @pytest.mark.slow
-def test_chunked_fuzz_slow():
+def test_chunked_fuzz_slow() -> None:
     run_chunked_fuzz(fuzz_env('DEGU_FUZZ_SEED', FUZZ_SEED + 1),
                      fuzz_env('DEGU_FUZZ_COUNT', FUZZ_SLOW_COUNT))

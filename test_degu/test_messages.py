@@ -7,7 +7,7 @@ bytes and the number of ``send()`` calls (a small message is one send).
 
 import io
 import socket
-from typing import Any
+from typing import Any, Dict
 
 import pytest
 
@@ -39,11 +39,11 @@ class MyBytes(bytes):
 # ---------------------------------------------------------------------------
 # Response
 
-def test_response():
+def test_response() -> None:
     assert ResponseType is Response
     assert Response._fields == ('status', 'reason', 'headers', 'body')
-    r = Response(200, 'OK', {}, None)
-    assert isinstance(r, tuple)
+    assert issubclass(Response, tuple)
+    r: Any = Response(200, 'OK', {}, None)
     assert r == (200, 'OK', {}, None)
     assert (r.status, r.reason, r.headers, r.body) == (200, 'OK', {}, None)
     assert repr(r) == "Response(status=200, reason='OK', headers={}, body=None)"
@@ -52,9 +52,9 @@ def test_response():
 # ---------------------------------------------------------------------------
 # set_default_header()
 
-def test_set_default_header_inserts():
+def test_set_default_header_inserts() -> None:
     headers = {'a': 'b'}
-    assert set_default_header(headers, 'content-length', 12) is None
+    set_default_header(headers, 'content-length', 12)
     assert headers == {'a': 'b', 'content-length': 12}
 
 
@@ -64,7 +64,7 @@ def test_set_default_header_inserts():
     (Range(1, 2), Range(1, 2)),
     (Range(1, 2), 'bytes=1-1'),  # Range compares equal to its str()
 ])
-def test_set_default_header_equal(existing, val):
+def test_set_default_header_equal(existing: Any, val: Any) -> None:
     headers = {'key': existing}
     set_default_header(headers, 'key', val)
     assert headers['key'] is existing  # left alone
@@ -76,19 +76,19 @@ def test_set_default_header_equal(existing, val):
     ('transfer-encoding', 'gzip', 'chunked'),
     ('range', Range(1, 3), Range(1, 2)),
 ])
-def test_set_default_header_mismatch(key, existing, val):
+def test_set_default_header_mismatch(key: Any, existing: Any, val: Any) -> None:
     headers = {key: existing}
     check_error(ValueError, '{!r} mismatch: {!r} != {!r}'.format(key, val, existing),
                 set_default_header, headers, key, val)
     assert headers == {key: existing}
 
 
-def test_set_default_header_spec_message():
+def test_set_default_header_spec_message() -> None:
     check_error(ValueError, "'content-length' mismatch: 3 != 4",
                 set_default_header, {'content-length': 4}, 'content-length', 3)
 
 
-def test_set_default_header_does_not_check_other_framing():
+def test_set_default_header_does_not_check_other_framing() -> None:
     headers = {'transfer-encoding': 'chunked'}
     set_default_header(headers, 'content-length', 3)
     assert headers == {'transfer-encoding': 'chunked', 'content-length': 3}
@@ -110,10 +110,10 @@ def bodies_table() -> Any:
 
 
 @pytest.mark.parametrize('index', range(7))
-def test_set_output_headers(index):
+def test_set_output_headers(index: Any) -> None:
     (body, expected) = bodies_table()[index]
     headers = {'x': 'y'}
-    assert set_output_headers(headers, body) is None
+    set_output_headers(headers, body)
     assert headers == dict(expected, x='y')
     # Present and equal: fine, unchanged.
     set_output_headers(headers, body)
@@ -121,7 +121,7 @@ def test_set_output_headers(index):
 
 
 @pytest.mark.parametrize('index', range(7))
-def test_set_output_headers_mismatch(index):
+def test_set_output_headers_mismatch(index: Any) -> None:
     (body, expected) = bodies_table()[index]
     [(key, val)] = expected.items()
     bad = 'gzip' if key == 'transfer-encoding' else val + 1
@@ -137,13 +137,13 @@ def test_set_output_headers_mismatch(index):
     {'content-length': 12},  # a HEAD response describes the entity
     {'transfer-encoding': 'chunked'},
 ])
-def test_set_output_headers_none(headers):
+def test_set_output_headers_none(headers: Any) -> None:
     copy = dict(headers)
     set_output_headers(headers, None)
     assert headers == copy
 
 
-def test_set_output_headers_bytes_same_value_other_type():
+def test_set_output_headers_bytes_same_value_other_type() -> None:
     # 'content-length' given as the equal str is a mismatch (3 != '3').
     check_error(ValueError, "'content-length' mismatch: 3 != '3'",
                 set_output_headers, {'content-length': '3'}, b'abc')
@@ -159,7 +159,7 @@ def test_set_output_headers_bytes_same_value_other_type():
     io.BytesIO(b'hello'),
     Body,
 ])
-def test_set_output_headers_bad_body_type(body):
+def test_set_output_headers_bad_body_type(body: Any) -> None:
     headers = {'x': 'y'}
     check_error(TypeError, 'bad body type: {!r}: {!r}'.format(type(body), body),
                 set_output_headers, headers, body)
@@ -174,7 +174,7 @@ def test_set_output_headers_bad_body_type(body):
     ({'content-length': 5}, ChunkedBodyIter(CHUNKS)),
     ({'content-length': 5}, ChunkedBody(io.BytesIO(CHUNKED))),
 ])
-def test_set_output_headers_both_framing_headers(headers, body):
+def test_set_output_headers_both_framing_headers(headers: Any, body: Any) -> None:
     # SPEC 13.8: output with both framing headers is refused.
     check_error(ValueError, 'cannot have both content-length and transfer-encoding headers',
                 set_output_headers, headers, body)
@@ -184,7 +184,7 @@ def test_set_output_headers_both_framing_headers(headers, body):
 # read_request(): SPEC 4.9
 
 @pytest.mark.parametrize('split', SPLITS)
-def test_read_request_no_body(split):
+def test_read_request_no_body(split: Any) -> None:
     reader = fake_reader(b'GET /foo/bar?x=1 HTTP/1.1\r\nHost: example.com\r\n\r\n', split)
     request = read_request(reader)
     assert request == (
@@ -196,7 +196,7 @@ def test_read_request_no_body(split):
 
 @pytest.mark.parametrize('split', SPLITS)
 @pytest.mark.parametrize('method', ['PUT', 'POST'])
-def test_read_request_content_length(split, method):
+def test_read_request_content_length(split: Any, method: Any) -> None:
     data = method.encode() + b' / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello'
     reader = fake_reader(data + b'GET / HTTP/1.1\r\n\r\n', split)
     (m, uri, headers, body, path, query) = read_request(reader)
@@ -211,7 +211,7 @@ def test_read_request_content_length(split, method):
 
 @pytest.mark.parametrize('split', SPLITS)
 @pytest.mark.parametrize('method', ['PUT', 'POST'])
-def test_read_request_chunked(split, method):
+def test_read_request_chunked(split: Any, method: Any) -> None:
     data = method.encode() + b' /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n'
     reader = fake_reader(data + CHUNKED + b'GET / HTTP/1.1\r\n\r\n', split)
     (m, uri, headers, body, path, query) = read_request(reader)
@@ -222,7 +222,7 @@ def test_read_request_chunked(split, method):
     assert read_request(reader)[:4] == ('GET', '/', {}, None)
 
 
-def test_read_request_content_length_zero():
+def test_read_request_content_length_zero() -> None:
     reader = fake_reader(b'POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n')
     body = read_request(reader)[3]
     assert type(body) is Body
@@ -238,13 +238,13 @@ def test_read_request_content_length_zero():
     (b'Content-Length: 0', 'content-length'),
     (b'Transfer-Encoding: chunked', 'transfer-encoding'),
 ])
-def test_read_request_framing_on_bodyless_method(method, line, name):
+def test_read_request_framing_on_bodyless_method(method: Any, line: Any, name: Any) -> None:
     reader = fake_reader(method.encode() + b' / HTTP/1.1\r\n' + line + b'\r\n\r\nhello')
     check_error(ValueError, '{!r} request with a {!r} header'.format(method, name),
                 read_request, reader)
 
 
-def test_read_request_parse_errors_propagate():
+def test_read_request_parse_errors_propagate() -> None:
     check_error(ValueError, "bad HTTP method: b'get'",
                 read_request, fake_reader(b'get / HTTP/1.1\r\n\r\n'))
     check_error(ValueError, "request cannot include a 'content-range' header",
@@ -256,14 +256,14 @@ def test_read_request_parse_errors_propagate():
                             b'Transfer-Encoding: chunked\r\n\r\n'))
 
 
-def test_read_request_range():
+def test_read_request_range() -> None:
     reader = fake_reader(b'GET / HTTP/1.1\r\nRange: bytes=16-20\r\n\r\n')
     headers = read_request(reader)[2]
     assert headers == {'range': Range(16, 21)}
     assert type(headers['range']) is Range
 
 
-def test_read_request_empty_preamble_error():
+def test_read_request_empty_preamble_error() -> None:
     reader = fake_reader(b'')
     with pytest.raises(EmptyPreambleError) as cm:
         read_request(reader)
@@ -271,12 +271,12 @@ def test_read_request_empty_preamble_error():
     assert isinstance(cm.value, ConnectionError)
 
 
-def test_read_request_eof_mid_preamble():
+def test_read_request_eof_mid_preamble() -> None:
     check_error(ValueError, "b'\\r\\n\\r\\n' not found in b'GET / HTTP/1.1\\r\\n'...",
                 read_request, fake_reader(b'GET / HTTP/1.1\r\n'))
 
 
-def test_read_request_pipelined_one_recv():
+def test_read_request_pipelined_one_recv() -> None:
     data = (b'PUT /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc'
             b'POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n' + CHUNKED
             + b'DELETE /c HTTP/1.1\r\n\r\n')
@@ -288,7 +288,7 @@ def test_read_request_pipelined_one_recv():
     assert sock.recv_calls == 1
 
 
-def test_read_request_socketpair():
+def test_read_request_socketpair() -> None:
     (a, b) = socket.socketpair()
     try:
         b.sendall(b'PUT /x HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello')
@@ -308,7 +308,7 @@ def test_read_request_socketpair():
 
 @pytest.mark.parametrize('split', SPLITS)
 @pytest.mark.parametrize('method', ['GET', 'PUT', 'POST', 'DELETE'])
-def test_read_response_content_length(split, method):
+def test_read_response_content_length(split: Any, method: Any) -> None:
     reader = fake_reader(
         b'HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nhello, world'
         b'HTTP/1.1 404 Not Found\r\n\r\n', split)
@@ -328,7 +328,7 @@ def test_read_response_content_length(split, method):
 
 
 @pytest.mark.parametrize('split', SPLITS)
-def test_read_response_chunked(split):
+def test_read_response_chunked(split: Any) -> None:
     reader = fake_reader(
         b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n' + CHUNKED, split)
     response = read_response(reader, 'GET')
@@ -343,7 +343,7 @@ def test_read_response_chunked(split):
     b'Content-Length: 0',
     b'Transfer-Encoding: chunked',
 ])
-def test_read_response_head_has_no_body(line):
+def test_read_response_head_has_no_body(line: Any) -> None:
     # The framing header describes the entity; nothing follows.
     reader = fake_reader(b'HTTP/1.1 200 OK\r\n' + line + b'\r\n\r\n'
                          b'HTTP/1.1 204 No Content\r\n\r\n')
@@ -353,13 +353,13 @@ def test_read_response_head_has_no_body(line):
     assert read_response(reader, 'HEAD') == (204, 'No Content', {}, None)
 
 
-def test_read_response_no_framing():
+def test_read_response_no_framing() -> None:
     reader = fake_reader(b'HTTP/1.1 200 OK\r\nX-Foo: bar\r\n\r\nignored')
     # No read-until-close: without a framing header there is no body.
     assert read_response(reader, 'GET') == Response(200, 'OK', {'x-foo': 'bar'}, None)
 
 
-def test_read_response_content_range():
+def test_read_response_content_range() -> None:
     reader = fake_reader(b'HTTP/1.1 206 Partial Content\r\nContent-Length: 1\r\n'
                          b'Content-Range: bytes 16-16/23\r\n\r\nx')
     response = read_response(reader, 'GET')
@@ -368,7 +368,7 @@ def test_read_response_content_range():
     assert response.body.read() == b'x'
 
 
-def test_read_response_empty_preamble_error():
+def test_read_response_empty_preamble_error() -> None:
     reader = fake_reader(b'')
     with pytest.raises(EmptyPreambleError) as cm:
         read_response(reader, 'GET')
@@ -376,7 +376,7 @@ def test_read_response_empty_preamble_error():
     assert isinstance(cm.value, ConnectionError)
 
 
-def test_read_response_parse_errors_propagate():
+def test_read_response_parse_errors_propagate() -> None:
     check_error(ValueError, "response cannot include a 'range' header",
                 read_response,
                 fake_reader(b'HTTP/1.1 200 OK\r\nRange: bytes=0-0\r\n\r\n'), 'GET')
@@ -393,7 +393,7 @@ def sent(sock: FakeSocket) -> Any:
     return [data for (data, n) in sock.send_calls]
 
 
-def test_write_request_no_body():
+def test_write_request_no_body() -> None:
     sock = FakeSocket()
     headers = {'host': 'example.com'}
     total = write_request(Writer(sock), 'GET', '/', headers, None)
@@ -403,16 +403,16 @@ def test_write_request_no_body():
     assert headers == {'host': 'example.com'}
 
 
-def test_write_request_range_header():
+def test_write_request_range_header() -> None:
     sock = FakeSocket()
     write_request(Writer(sock), 'GET', '/', {'range': Range(17, 20)}, None)
     assert sent(sock) == [b'GET / HTTP/1.1\r\nrange: bytes=17-19\r\n\r\n']
 
 
 @pytest.mark.parametrize('body', [b'bar', bytearray(b'bar')])
-def test_write_response_small_bytes_one_send(body):
+def test_write_response_small_bytes_one_send(body: Any) -> None:
     sock = FakeSocket()
-    headers = {}
+    headers: Dict[str, Any] = {}
     total = write_response(Writer(sock), 200, 'OK', headers, body)
     expected = b'HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nbar'
     assert sent(sock) == [expected]
@@ -421,7 +421,7 @@ def test_write_response_small_bytes_one_send(body):
 
 
 @pytest.mark.parametrize('method', ['PUT', 'POST'])
-def test_write_request_small_bytes_one_send(method):
+def test_write_request_small_bytes_one_send(method: Any) -> None:
     sock = FakeSocket()
     headers = {'content-length': 5}
     total = write_request(Writer(sock), method, '/foo?x', headers, b'hello')
@@ -430,13 +430,13 @@ def test_write_request_small_bytes_one_send(method):
     assert total == len(expected)
 
 
-def test_write_response_empty_bytes():
+def test_write_response_empty_bytes() -> None:
     sock = FakeSocket()
     write_response(Writer(sock), 200, 'OK', {}, b'')
     assert sent(sock) == [b'HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n']
 
 
-def test_write_response_head():
+def test_write_response_head() -> None:
     # A HEAD response: the framing header describes the entity, no body.
     sock = FakeSocket()
     headers = {'content-length': 12}
@@ -446,7 +446,7 @@ def test_write_response_head():
     assert total == len(expected)
 
 
-def test_write_response_exactly_buf_len_one_send():
+def test_write_response_exactly_buf_len_one_send() -> None:
     preamble = b'HTTP/1.1 200 OK\r\ncontent-length: 32726\r\n\r\n'
     body = b'x' * (BUF_LEN - len(preamble))
     assert len(body) == 32726
@@ -455,7 +455,7 @@ def test_write_response_exactly_buf_len_one_send():
     assert sent(sock) == [preamble + body]
 
 
-def test_write_response_big_bytes_two_sends():
+def test_write_response_big_bytes_two_sends() -> None:
     body = b'x' * BUF_LEN
     sock = FakeSocket()
     total = write_response(Writer(sock), 200, 'OK', {}, body)
@@ -464,7 +464,7 @@ def test_write_response_big_bytes_two_sends():
     assert total == len(preamble) + BUF_LEN
 
 
-def test_write_response_max_bytes():
+def test_write_response_max_bytes() -> None:
     body = b'x' * MAX_IO_SIZE
     sock = FakeSocket()
     write_response(Writer(sock), 200, 'OK', {}, body)
@@ -473,14 +473,14 @@ def test_write_response_max_bytes():
 
 
 @pytest.mark.parametrize('body', [b'x' * (MAX_IO_SIZE + 1), bytearray(MAX_IO_SIZE + 1)])
-def test_write_response_bytes_too_big(body):
+def test_write_response_bytes_too_big(body: Any) -> None:
     sock = FakeSocket()
     check_error(ValueError, 'need len(body) <= 16777216; got 16777217',
                 write_response, Writer(sock), 200, 'OK', {}, body)
     assert sock.send_calls == []
 
 
-def test_write_response_partial_sends():
+def test_write_response_partial_sends() -> None:
     sock = FakeSocket(sends=[10] * 5)
     total = write_response(Writer(sock), 200, 'OK', {}, b'hello, world')
     expected = b'HTTP/1.1 200 OK\r\ncontent-length: 12\r\n\r\nhello, world'
@@ -488,9 +488,9 @@ def test_write_response_partial_sends():
     assert total == len(expected)
 
 
-def test_write_response_body():
+def test_write_response_body() -> None:
     sock = FakeSocket()
-    headers = {}
+    headers: Dict[str, Any] = {}
     body = Body(io.BytesIO(b'hello, world'), 12)
     total = write_response(Writer(sock), 200, 'OK', headers, body)
     expected = b'HTTP/1.1 200 OK\r\ncontent-length: 12\r\n\r\nhello, world'
@@ -500,7 +500,7 @@ def test_write_response_body():
     assert body.state == 2
 
 
-def test_write_response_relayed_body_one_send():
+def test_write_response_relayed_body_one_send() -> None:
     # A proxy relaying a small body read from another connection.
     sock = FakeSocket()
     body = Body(Reader(FakeSocket(b'hello, world')), 12)
@@ -510,9 +510,9 @@ def test_write_response_relayed_body_one_send():
     assert total == len(expected)
 
 
-def test_write_request_body_iter():
+def test_write_request_body_iter() -> None:
     sock = FakeSocket()
-    headers = {}
+    headers: Dict[str, Any] = {}
     body = BodyIter([b'hello', b', ', b'world'], 12)
     total = write_request(Writer(sock), 'PUT', '/a', headers, body)
     expected = b'PUT /a HTTP/1.1\r\ncontent-length: 12\r\n\r\nhello, world'
@@ -520,9 +520,9 @@ def test_write_request_body_iter():
     assert total == len(expected)
 
 
-def test_write_response_chunked_body_iter():
+def test_write_response_chunked_body_iter() -> None:
     sock = FakeSocket()
-    headers = {}
+    headers: Dict[str, Any] = {}
     total = write_response(Writer(sock), 200, 'OK', headers, ChunkedBodyIter(CHUNKS))
     expected = b'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n' + CHUNKED
     assert sent(sock) == [expected]
@@ -530,7 +530,7 @@ def test_write_response_chunked_body_iter():
     assert headers == {'transfer-encoding': 'chunked'}
 
 
-def test_write_request_chunked_body():
+def test_write_request_chunked_body() -> None:
     sock = FakeSocket()
     body = ChunkedBody(io.BytesIO(b'A\r\n0123456789\r\n0\r\n\r\n'))
     total = write_request(Writer(sock), 'POST', '/', {}, body)
@@ -540,7 +540,7 @@ def test_write_request_chunked_body():
     assert total == len(expected)
 
 
-def test_write_response_big_streamed_body():
+def test_write_response_big_streamed_body() -> None:
     data = bytes(range(256)) * 1024  # 256 KiB
     sock = FakeSocket()
     total = write_response(Writer(sock), 200, 'OK', {}, BodyIter([data], len(data)))
@@ -549,7 +549,7 @@ def test_write_response_big_streamed_body():
     assert total == len(preamble) + len(data)
 
 
-def test_write_response_bad_body_type():
+def test_write_response_bad_body_type() -> None:
     sock = FakeSocket()
     headers = {'x': 'y'}
     check_error(TypeError, "bad body type: <class 'str'>: 'hello'",
@@ -558,7 +558,7 @@ def test_write_response_bad_body_type():
     assert sock.send_calls == []
 
 
-def test_write_request_framing_errors_send_nothing():
+def test_write_request_framing_errors_send_nothing() -> None:
     sock = FakeSocket()
     check_error(ValueError, "'content-length' mismatch: 5 != 4",
                 write_request, Writer(sock), 'PUT', '/', {'content-length': 4}, b'hello')
@@ -568,7 +568,7 @@ def test_write_request_framing_errors_send_nothing():
     assert sock.send_calls == []
 
 
-def test_write_render_errors_send_nothing():
+def test_write_render_errors_send_nothing() -> None:
     sock = FakeSocket()
     check_error(ValueError, "bad method: 'PATCH'",
                 write_request, Writer(sock), 'PATCH', '/', {}, None)
@@ -577,7 +577,7 @@ def test_write_render_errors_send_nothing():
     assert sock.send_calls == []
 
 
-def test_write_body_error_sends_nothing_small():
+def test_write_body_error_sends_nothing_small() -> None:
     # A body failing before anything was flushed: nothing goes out.
     sock = FakeSocket()
     writer = Writer(sock)
@@ -586,7 +586,7 @@ def test_write_body_error_sends_nothing_small():
     assert sock.send_calls == []
 
 
-def test_write_closed_writer():
+def test_write_closed_writer() -> None:
     sock = FakeSocket()
     writer = Writer(sock)
     writer.close()
@@ -606,7 +606,7 @@ def test_write_closed_writer():
     (BodyIter([b'he', b'llo'], 5), b'hello'),
     (ChunkedBodyIter(CHUNKS), CHUNKS),
 ])
-def test_request_round_trip_socketpair(body, expected):
+def test_request_round_trip_socketpair(body: Any, expected: Any) -> None:
     (a, b) = socket.socketpair()
     try:
         method = 'GET' if body is None else 'PUT'
@@ -626,7 +626,7 @@ def test_request_round_trip_socketpair(body, expected):
         b.close()
 
 
-def test_response_round_trip_socketpair():
+def test_response_round_trip_socketpair() -> None:
     (a, b) = socket.socketpair()
     try:
         writer = Writer(a)
@@ -647,7 +647,7 @@ def test_response_round_trip_socketpair():
 
 @pytest.mark.parametrize('split', SPLITS)
 @pytest.mark.parametrize('count', [1, 2, 4])
-def test_read_response_skips_interim(split, count):
+def test_read_response_skips_interim(split: Any, count: Any) -> None:
     data = (b'HTTP/1.1 100 Continue\r\n\r\n' * count
             + b'HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok')
     reader = fake_reader(data, split)
@@ -656,14 +656,14 @@ def test_read_response_skips_interim(split, count):
     assert response.body.read() == b'ok'
 
 
-def test_read_response_too_many_interim():
+def test_read_response_too_many_interim() -> None:
     data = (b'HTTP/1.1 100 Continue\r\n\r\n' * 5
             + b'HTTP/1.1 200 OK\r\n\r\n')
     check_error(ValueError, 'more than 4 interim responses',
                 read_response, fake_reader(data), 'GET')
 
 
-def test_read_response_interim_with_headers():
+def test_read_response_interim_with_headers() -> None:
     data = (b'HTTP/1.1 100 Continue\r\nX-Foo: bar\r\n\r\n'
             b'HTTP/1.1 200 OK\r\n\r\n')
     check_error(ValueError,
@@ -671,12 +671,12 @@ def test_read_response_interim_with_headers():
                 read_response, fake_reader(data), 'GET')
 
 
-def test_read_response_eof_after_interim():
+def test_read_response_eof_after_interim() -> None:
     check_error(EmptyPreambleError, 'response preamble is empty',
                 read_response, fake_reader(b'HTTP/1.1 100 Continue\r\n\r\n'), 'PUT')
 
 
-def test_read_response_head_after_interim():
+def test_read_response_head_after_interim() -> None:
     data = (b'HTTP/1.1 100 Continue\r\n\r\n'
             b'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n')
     assert read_response(fake_reader(data), 'HEAD') == (

@@ -150,7 +150,7 @@ def not_found(end: bytes, data: bytes) -> str:
 # ---------------------------------------------------------------------------
 # Reader basics
 
-def test_reader_init():
+def test_reader_init() -> None:
     sock = FakeSocket()
     reader = Reader(sock)
     assert reader.sock is sock
@@ -162,13 +162,13 @@ def test_reader_init():
     assert sock.recv_calls == 0
 
 
-def test_reader_closed_property_is_read_only():
+def test_reader_closed_property_is_read_only() -> None:
     reader = Reader(FakeSocket())
     with pytest.raises(AttributeError):
-        reader.closed = True
+        setattr(reader, 'closed', True)
 
 
-def test_reader_close():
+def test_reader_close() -> None:
     sock = FakeSocket(b'GET / HTTP/1.1\r\n\r\nmore')
     reader = Reader(sock)
     assert reader.read_preamble() == b'GET / HTTP/1.1'
@@ -189,7 +189,7 @@ def test_reader_close():
     lambda r: r.read(BUF_LEN + 1),
     lambda r: r.readline(4096),
 ])
-def test_reader_closed_refuses(call):
+def test_reader_closed_refuses(call: Any) -> None:
     sock = FakeSocket(b'GET / HTTP/1.1\r\n\r\n')
     reader = Reader(sock)
     reader.close()
@@ -197,7 +197,7 @@ def test_reader_closed_refuses(call):
     assert sock.recv_calls == 0
 
 
-def test_reader_mark_closed():
+def test_reader_mark_closed() -> None:
     # The socket's owner closes it; the reader only refuses further reads.
     sock = FakeSocket(b'GET / HTTP/1.1\r\n\r\nmore')
     reader = Reader(sock)
@@ -211,7 +211,7 @@ def test_reader_mark_closed():
     assert sock.close_calls == 0
 
 
-def test_reader_gc_closes_socket():
+def test_reader_gc_closes_socket() -> None:
     # The reader is the last owner of the socket (bodies hold on to it).
     sock = FakeSocket()
     reader = Reader(sock)
@@ -226,7 +226,7 @@ def test_reader_gc_closes_socket():
     assert sock.close_calls == 1
 
 
-def test_reader_gc_closes_socketpair():
+def test_reader_gc_closes_socketpair() -> None:
     (a, b) = socket.socketpair()
     try:
         reader = Reader(a)
@@ -238,9 +238,9 @@ def test_reader_gc_closes_socketpair():
         b.close()
 
 
-def test_reader_bad_sock(monkeypatch):
+def test_reader_bad_sock(monkeypatch: pytest.MonkeyPatch) -> None:
     # A rejected sock is left alone, and no error escapes from __del__.
-    unraisable = []
+    unraisable: List[Any] = []
     monkeypatch.setattr(sys, 'unraisablehook', unraisable.append)
 
     class NoRecvInto:
@@ -265,7 +265,7 @@ MESSAGE = REQUEST + PREAMBLE_END + b'hello'
 
 
 @pytest.mark.parametrize('split', SPLITS)
-def test_read_preamble(split):
+def test_read_preamble(split: Any) -> None:
     reader = fake_reader(MESSAGE, split)
     preamble = reader.read_preamble()
     assert type(preamble) is bytes
@@ -275,7 +275,7 @@ def test_read_preamble(split):
 
 
 @pytest.mark.parametrize('first', range(1, len(MESSAGE)))
-def test_read_preamble_split_at_every_position(first):
+def test_read_preamble_split_at_every_position(first: Any) -> None:
     # The first recv() gets `first` bytes, the second everything else; this
     # splits the terminator at each of its positions too.
     sock = FakeSocket(MESSAGE, then_all(first))
@@ -285,7 +285,7 @@ def test_read_preamble_split_at_every_position(first):
 
 
 @pytest.mark.parametrize('cut', range(1, 4))
-def test_read_preamble_terminator_split_one_byte_pieces(cut):
+def test_read_preamble_terminator_split_one_byte_pieces(cut: Any) -> None:
     # b'\r\n\r\n' arrives as two pieces, the split at `cut`.
     end = len(REQUEST) + cut
     sock = FakeSocket(MESSAGE, then_all(end, 1, 1, 1))
@@ -295,7 +295,7 @@ def test_read_preamble_terminator_split_one_byte_pieces(cut):
 
 
 @pytest.mark.parametrize('seed', range(20))
-def test_read_preamble_random_splits(seed):
+def test_read_preamble_random_splits(seed: Any) -> None:
     messages = [MESSAGE, b'GET / HTTP/1.1' + PREAMBLE_END, MESSAGE]
     reader = fake_reader(b''.join(messages), 'random', seed)
     for _ in range(2):
@@ -305,7 +305,7 @@ def test_read_preamble_random_splits(seed):
         reader = fake_reader(b''.join(messages), 'one')
 
 
-def test_read_preamble_eof_before_any_byte():
+def test_read_preamble_eof_before_any_byte() -> None:
     sock = FakeSocket(b'')
     reader = Reader(sock)
     assert reader.read_preamble() is None
@@ -313,7 +313,7 @@ def test_read_preamble_eof_before_any_byte():
     assert reader.closed is False
 
 
-def test_read_preamble_eof_between_messages():
+def test_read_preamble_eof_between_messages() -> None:
     reader = fake_reader(b'GET / HTTP/1.1\r\n\r\n', 'one')
     assert reader.read_preamble() == b'GET / HTTP/1.1'
     assert reader.read_preamble() is None
@@ -327,12 +327,12 @@ def test_read_preamble_eof_between_messages():
     b'GET / HTTP/1.1\r\n\r',
     b'GET / HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n',
 ])
-def test_read_preamble_eof_mid_preamble(split, data):
+def test_read_preamble_eof_mid_preamble(split: Any, data: Any) -> None:
     reader = fake_reader(data, split)
     check_error(ValueError, not_found(PREAMBLE_END, data), reader.read_preamble)
 
 
-def test_read_preamble_eof_mid_preamble_shows_no_stale_bytes():
+def test_read_preamble_eof_mid_preamble_shows_no_stale_bytes() -> None:
     # The message shows only bytes of this preamble, never leftovers of the
     # previous message on the same connection.
     first = b'POST /a/much/longer/request/line HTTP/1.1\r\nX: y' + PREAMBLE_END
@@ -351,7 +351,7 @@ def big_preamble(size: int) -> bytes:
 
 
 @pytest.mark.parametrize('split', SPLITS)
-def test_read_preamble_exactly_buf_len(split):
+def test_read_preamble_exactly_buf_len(split: Any) -> None:
     data = big_preamble(BUF_LEN)
     assert len(data) == BUF_LEN
     reader = fake_reader(data + b'tail', split)
@@ -362,7 +362,7 @@ def test_read_preamble_exactly_buf_len(split):
 @pytest.mark.parametrize('split', SPLITS)
 @pytest.mark.parametrize('size', [BUF_LEN + 1, BUF_LEN + 2, BUF_LEN + 3, BUF_LEN + 4,
                                   BUF_LEN + 100])
-def test_read_preamble_over_buf_len(split, size):
+def test_read_preamble_over_buf_len(split: Any, size: Any) -> None:
     # The terminator ends past BUF_LEN (even when it starts within it).
     data = big_preamble(size)
     sock = FakeSocket(data, sizes_for(split))
@@ -372,7 +372,7 @@ def test_read_preamble_over_buf_len(split, size):
     assert sock.pos == BUF_LEN
 
 
-def test_read_preamble_limit_counts_unconsumed_bytes_only():
+def test_read_preamble_limit_counts_unconsumed_bytes_only() -> None:
     # A second preamble of exactly BUF_LEN bytes, behind a first one that
     # was received in the same recv(), is still accepted.
     first = b'GET /1 HTTP/1.1' + PREAMBLE_END
@@ -385,7 +385,7 @@ def test_read_preamble_limit_counts_unconsumed_bytes_only():
     check_error(ValueError, not_found(PREAMBLE_END, second), reader.read_preamble)
 
 
-def test_read_preamble_leftover_goes_to_body():
+def test_read_preamble_leftover_goes_to_body() -> None:
     data = b'PUT / HTTP/1.1\r\nContent-Length: 11' + PREAMBLE_END + b'hello world'
     sock = FakeSocket(data)
     reader = Reader(sock)
@@ -397,7 +397,7 @@ def test_read_preamble_leftover_goes_to_body():
     assert sock.recv_calls == 1
 
 
-def test_read_preamble_pipelined():
+def test_read_preamble_pipelined() -> None:
     messages = [
         b'GET /%d HTTP/1.1' % i + PREAMBLE_END for i in range(5)
     ]
@@ -411,12 +411,12 @@ def test_read_preamble_pipelined():
     assert sock.recv_calls == 2
 
 
-def test_read_preamble_empty_preamble():
+def test_read_preamble_empty_preamble() -> None:
     # b'\r\n\r\n' alone is an empty preamble (the parser rejects it later).
     assert fake_reader(PREAMBLE_END).read_preamble() == b''
 
 
-def test_read_preamble_reuses_buffer():
+def test_read_preamble_reuses_buffer() -> None:
     # Between messages the whole buffer is offered to recv_into() again.
     sock = FakeSocket(b'GET / HTTP/1.1\r\n\r\n' * 2, then_all(18))
     reader = Reader(sock)
@@ -426,7 +426,7 @@ def test_read_preamble_reuses_buffer():
 
 
 @pytest.mark.parametrize('value', [None, 1.0, '1', b'1', True, [1]])
-def test_read_preamble_recv_type_error(value):
+def test_read_preamble_recv_type_error(value: Any) -> None:
     # recv_into() must return an int (here: the first recv of a message).
     reader = Reader(FakeSocket(returns=[value]))
     check_error(TypeError, TYPE_ERROR.format('received', int, type(value), value),
@@ -459,20 +459,20 @@ class ScriptSocket(FakeSocket):
     ((b'GET ', -1), BUF_LEN - 4, -1),
     ((b'GET ', BUF_LEN - 3), BUF_LEN - 4, BUF_LEN - 3),
 ])
-def test_read_preamble_recv_range_error(script, size, got):
+def test_read_preamble_recv_range_error(script: Any, size: Any, got: Any) -> None:
     reader = Reader(ScriptSocket(*script))
     check_error(ValueError, 'need 0 <= received <= {}; got {}'.format(size, got),
                 reader.read_preamble)
 
 
 @pytest.mark.parametrize('value', [None, 1.0, '1', True])
-def test_read_preamble_recv_type_error_later(value):
+def test_read_preamble_recv_type_error_later(value: Any) -> None:
     reader = Reader(ScriptSocket(b'GET ', value))
     check_error(TypeError, TYPE_ERROR.format('received', int, type(value), value),
                 reader.read_preamble)
 
 
-def test_read_preamble_clears_interim():
+def test_read_preamble_clears_interim() -> None:
     # An interim response owed for the previous body is dropped (not sent)
     # when the next preamble is read.
     sock = FakeSocket(b'GET / HTTP/1.1\r\n\r\n')
@@ -486,7 +486,7 @@ def test_read_preamble_clears_interim():
 # ---------------------------------------------------------------------------
 # The preamble deadline (SPEC 13.16)
 
-def test_deadline_adjusts_and_restores_socket_timeout():
+def test_deadline_adjusts_and_restores_socket_timeout() -> None:
     sock = FakeSocket(MESSAGE, itertools.repeat(3))
     reader = Reader(sock, timeout=30)
     assert reader.read_preamble() == REQUEST
@@ -495,24 +495,24 @@ def test_deadline_adjusts_and_restores_socket_timeout():
     assert len(sock.timeouts) == sock.recv_calls
     assert sock.timeouts[-1] == 30
     for left in sock.timeouts[:-1]:
-        assert 0 < left <= 30
+        assert left is not None and 0 < left <= 30
 
 
-def test_deadline_not_used_when_first_recv_has_it_all():
+def test_deadline_not_used_when_first_recv_has_it_all() -> None:
     sock = FakeSocket(MESSAGE)
     reader = Reader(sock, timeout=30)
     assert reader.read_preamble() == REQUEST
     assert sock.timeouts == []
 
 
-def test_no_deadline_without_timeout():
+def test_no_deadline_without_timeout() -> None:
     sock = FakeSocket(MESSAGE, itertools.repeat(1))
     reader = Reader(sock)
     assert reader.read_preamble() == REQUEST
     assert sock.timeouts == []
 
 
-def test_deadline_expired():
+def test_deadline_expired() -> None:
     # With timeout=0 the deadline has passed by the second recv().
     sock = FakeSocket(MESSAGE, itertools.repeat(4))
     reader = Reader(sock, timeout=0)
@@ -533,7 +533,7 @@ def trickle(sock: socket.socket, data: bytes, delay: float,
         sent[0] += 1
 
 
-def test_deadline_trickling_peer_socketpair():
+def test_deadline_trickling_peer_socketpair() -> None:
     # The peer sends one byte every 0.2 s: each recv() is well within the
     # timeout, but the whole preamble would take ~7 s.  The reader gives up
     # after 0.5 s in total, long before the peer is done.
@@ -557,7 +557,7 @@ def test_deadline_trickling_peer_socketpair():
         b.close()
 
 
-def test_deadline_slow_but_complete_socketpair():
+def test_deadline_slow_but_complete_socketpair() -> None:
     (a, b) = socket.socketpair()
     a.settimeout(5)
     stop = threading.Event()
@@ -586,7 +586,7 @@ def test_deadline_slow_but_complete_socketpair():
 # ---------------------------------------------------------------------------
 # Reader.readinto(), read(), readline()
 
-def test_readinto_from_buffer_then_socket():
+def test_readinto_from_buffer_then_socket() -> None:
     sock = FakeSocket(b'GET / HTTP/1.1\r\n\r\nabc' + b'defghij', then_all(21))
     reader = Reader(sock)
     reader.read_preamble()
@@ -602,7 +602,7 @@ def test_readinto_from_buffer_then_socket():
     assert reader.readinto(memoryview(dst)) == 0
 
 
-def test_readinto_smaller_than_buffered():
+def test_readinto_smaller_than_buffered() -> None:
     reader = fake_reader(b'GET / HTTP/1.1\r\n\r\nabcdef')
     reader.read_preamble()
     dst = bytearray(2)
@@ -612,14 +612,14 @@ def test_readinto_smaller_than_buffered():
 
 
 @pytest.mark.parametrize('value', [None, 1.0, '1', True])
-def test_readinto_recv_type_error(value):
+def test_readinto_recv_type_error(value: Any) -> None:
     reader = Reader(FakeSocket(returns=[value]))
     check_error(TypeError, TYPE_ERROR.format('received', int, type(value), value),
                 reader.readinto, memoryview(bytearray(8)))
 
 
 @pytest.mark.parametrize('value', [-1, 9, 2 ** 64])
-def test_readinto_recv_range_error(value):
+def test_readinto_recv_range_error(value: Any) -> None:
     reader = Reader(FakeSocket(returns=[value]))
     check_error(ValueError, 'need 0 <= received <= 8; got {}'.format(value),
                 reader.readinto, memoryview(bytearray(8)))
@@ -628,7 +628,7 @@ def test_readinto_recv_range_error(value):
 @pytest.mark.parametrize('split', SPLITS)
 @pytest.mark.parametrize('size', [0, 1, 7, 100, BUF_LEN - 1, BUF_LEN, BUF_LEN + 1,
                                   3 * BUF_LEN + 17])
-def test_read_exact_sizes(split, size):
+def test_read_exact_sizes(split: Any, size: Any) -> None:
     data = bytes(random.Random(size).getrandbits(8) for _ in range(size + 50))
     reader = fake_reader(b'GET / HTTP/1.1\r\n\r\n' + data, split)
     reader.read_preamble()
@@ -639,7 +639,7 @@ def test_read_exact_sizes(split, size):
     check_error(ValueError, 'expected to read 1 bytes, but received 0', reader.read, 1)
 
 
-def test_read_in_buffer_needs_no_recv():
+def test_read_in_buffer_needs_no_recv() -> None:
     sock = FakeSocket(b'GET / HTTP/1.1\r\n\r\nhello world')
     reader = Reader(sock)
     reader.read_preamble()
@@ -648,7 +648,7 @@ def test_read_in_buffer_needs_no_recv():
     assert sock.recv_calls == 1
 
 
-def test_read_compacts_buffer():
+def test_read_compacts_buffer() -> None:
     # Unread bytes at the end of the buffer move to the front so that a
     # read of up to BUF_LEN bytes always fits.
     head = big_preamble(BUF_LEN - 10)
@@ -665,7 +665,7 @@ def test_read_compacts_buffer():
     (10, 0), (10, 9), (BUF_LEN, BUF_LEN - 1), (BUF_LEN + 1, 0), (BUF_LEN + 1, BUF_LEN),
     (5 * BUF_LEN, 4 * BUF_LEN + 3),
 ])
-def test_read_eof(split, size, have):
+def test_read_eof(split: Any, size: Any, have: Any) -> None:
     data = b'x' * have
     reader = fake_reader(b'GET / HTTP/1.1\r\n\r\n' + data, split)
     reader.read_preamble()
@@ -676,13 +676,13 @@ def test_read_eof(split, size, have):
 
 @pytest.mark.parametrize('value', [None, 1.0, '1', True])
 @pytest.mark.parametrize('size', [10, BUF_LEN + 10])
-def test_read_recv_type_error(value, size):
+def test_read_recv_type_error(value: Any, size: Any) -> None:
     reader = Reader(FakeSocket(returns=[value]))
     check_error(TypeError, TYPE_ERROR.format('received', int, type(value), value),
                 reader.read, size)
 
 
-def test_read_recv_range_error():
+def test_read_recv_range_error() -> None:
     reader = Reader(ScriptSocket(b'abc', BUF_LEN))
     check_error(ValueError,
                 'need 0 <= received <= {}; got {}'.format(BUF_LEN - 3, BUF_LEN),
@@ -694,7 +694,7 @@ def test_read_recv_range_error():
 
 
 @pytest.mark.parametrize('split', SPLITS)
-def test_readline(split):
+def test_readline(split: Any) -> None:
     data = b'5\r\nhello\r\n5;foo=bar\r\nworld\r\n0\r\n\r\n'
     reader = fake_reader(data, split)
     assert reader.readline(4096) == b'5\r\n'
@@ -708,7 +708,7 @@ def test_readline(split):
     check_error(ValueError, not_found(b'\r\n', b''), reader.readline, 4096)
 
 
-def test_readline_crlf_split_across_recvs():
+def test_readline_crlf_split_across_recvs() -> None:
     sock = FakeSocket(b'abc\r\ndef\r\n', then_all(4, 1, 5))
     reader = Reader(sock)
     assert reader.readline(100) == b'abc\r\n'
@@ -716,7 +716,7 @@ def test_readline_crlf_split_across_recvs():
 
 
 @pytest.mark.parametrize('split', SPLITS)
-def test_readline_size_limit(split):
+def test_readline_size_limit(split: Any) -> None:
     line = b'a' * 4094 + b'\r\n'
     long_line = b'b' * 4095 + b'\r\n'
     reader = fake_reader(line + long_line, split)
@@ -726,7 +726,7 @@ def test_readline_size_limit(split):
 
 
 @pytest.mark.parametrize('split', SPLITS)
-def test_readline_size_limit_small(split):
+def test_readline_size_limit_small(split: Any) -> None:
     reader = fake_reader(b'abcdef\r\n', split)
     check_error(ValueError, not_found(b'\r\n', b'abcd'), reader.readline, 4)
     reader = fake_reader(b'ab\r\n', split)
@@ -737,7 +737,7 @@ def test_readline_size_limit_small(split):
 @pytest.mark.parametrize('data', [
     b'', b'5', b'5\r', b'5;foo=bar', b'a' * 40, b'a' * 4095,
 ])
-def test_readline_eof(split, data):
+def test_readline_eof(split: Any, data: Any) -> None:
     reader = fake_reader(data, split)
     check_error(ValueError, not_found(b'\r\n', data), reader.readline, 4096)
 
@@ -751,7 +751,7 @@ def test_readline_eof(split, data):
     (b'5\r\r\n' + b'\n', None),
     (b'a' * 40 + b'\n\r\n', b'a' * 32),
 ])
-def test_readline_bare_lf(split, data, shown):
+def test_readline_bare_lf(split: Any, data: Any, shown: Any) -> None:
     # Like a file's readline(), the line ends at the first LF; a bare LF is
     # refused (so a chunked body reads the same from any source).
     reader = fake_reader(data, split)
@@ -761,14 +761,14 @@ def test_readline_bare_lf(split, data, shown):
         check_error(ValueError, not_found(b'\r\n', shown), reader.readline, 4096)
 
 
-def test_readline_after_preamble_in_same_recv():
+def test_readline_after_preamble_in_same_recv() -> None:
     reader = fake_reader(b'POST / HTTP/1.1\r\n\r\nA;k=v\r\n0123456789\r\n')
     assert reader.read_preamble() == b'POST / HTTP/1.1'
     assert reader.readline(4096) == b'A;k=v\r\n'
     assert reader.read(12) == b'0123456789\r\n'
 
 
-def test_readline_stale_bytes_not_shown():
+def test_readline_stale_bytes_not_shown() -> None:
     # A line cut short by EOF shows only its own bytes.
     reader = fake_reader(b'0123456789abcdef\r\nxyz', 'whole')
     assert reader.readline(4096) == b'0123456789abcdef\r\n'
@@ -776,13 +776,13 @@ def test_readline_stale_bytes_not_shown():
 
 
 @pytest.mark.parametrize('value', [None, 1.0, '1', True])
-def test_readline_recv_type_error(value):
+def test_readline_recv_type_error(value: Any) -> None:
     reader = Reader(ScriptSocket(b'5', value))
     check_error(TypeError, TYPE_ERROR.format('received', int, type(value), value),
                 reader.readline, 4096)
 
 
-def test_readline_recv_range_error():
+def test_readline_recv_range_error() -> None:
     reader = Reader(ScriptSocket(b'5', BUF_LEN))
     check_error(ValueError,
                 'need 0 <= received <= {}; got {}'.format(BUF_LEN - 1, BUF_LEN),
@@ -791,7 +791,7 @@ def test_readline_recv_range_error():
 
 @pytest.mark.parametrize('split', SPLITS)
 @pytest.mark.parametrize('size', [0, 5, BUF_LEN, BUF_LEN + 1, 3 * BUF_LEN])
-def test_take(split, size):
+def test_take(split: Any, size: Any) -> None:
     data = bytes(random.Random(size).getrandbits(8) for _ in range(2 * size + 10))
     reader = fake_reader(data, split)
     view = reader.take(size)
@@ -805,14 +805,14 @@ def test_take(split, size):
     assert reader.read(10) == data[2 * size:]
 
 
-def test_take_closed():
+def test_take_closed() -> None:
     reader = fake_reader(b'hello')
     reader.close()
     check_error(ValueError, 'Connection is closed', reader.take, 1)
 
 
 @pytest.mark.parametrize('split', SPLITS)
-def test_read_large_reuses_scratch_safely(split):
+def test_read_large_reuses_scratch_safely(split: Any) -> None:
     # Reads bigger than BUF_LEN share one scratch buffer; read() copies.
     a = bytes([1]) * (BUF_LEN + 100)
     b = bytes([2]) * (BUF_LEN + 50)
@@ -825,7 +825,7 @@ def test_read_large_reuses_scratch_safely(split):
 
 @pytest.mark.parametrize('split', SPLITS)
 @pytest.mark.parametrize('size', [0, 5, BUF_LEN, 2 * BUF_LEN])
-def test_read_chunk_data(split, size):
+def test_read_chunk_data(split: Any, size: Any) -> None:
     data = b'x' * size
     reader = fake_reader(data + b'\r\n' + data + b'\n\r', split)
     got = reader.read_chunk_data(size)
@@ -835,13 +835,13 @@ def test_read_chunk_data(split, size):
                 reader.read_chunk_data, size)
 
 
-def test_read_chunk_data_short():
+def test_read_chunk_data_short() -> None:
     reader = fake_reader(b'hello\r')
     check_error(ValueError, 'expected to read 7 bytes, but received 6',
                 reader.read_chunk_data, 5)
 
 
-def test_read_chunk_data_closed():
+def test_read_chunk_data_closed() -> None:
     reader = fake_reader(b'hello\r\n')
     reader.close()
     check_error(ValueError, 'Connection is closed', reader.read_chunk_data, 5)
@@ -856,7 +856,7 @@ def test_read_chunk_data_closed():
     lambda r: r.read(BUF_LEN + 3),
     lambda r: r.readline(4096),
 ])
-def test_interim_sent_on_first_body_read_only(first):
+def test_interim_sent_on_first_body_read_only(first: Any) -> None:
     data = b'PUT / HTTP/1.1\r\n\r\n' + b'ab\r\n' + b'x' * (BUF_LEN + 10)
     sock = FakeSocket(data, then_all(18))
     reader = Reader(sock)
@@ -872,7 +872,7 @@ def test_interim_sent_on_first_body_read_only(first):
     assert sock.sendall_calls == [CONTINUE]
 
 
-def test_interim_not_sent_without_read():
+def test_interim_not_sent_without_read() -> None:
     sock = FakeSocket(b'PUT / HTTP/1.1\r\n\r\n')
     reader = Reader(sock)
     reader.read_preamble()
@@ -881,7 +881,7 @@ def test_interim_not_sent_without_read():
     assert sock.sendall_calls == []
 
 
-def test_interim_over_socketpair():
+def test_interim_over_socketpair() -> None:
     (a, b) = socket.socketpair()
     try:
         reader = Reader(a)
@@ -900,26 +900,26 @@ def test_interim_over_socketpair():
 # ---------------------------------------------------------------------------
 # Writer
 
-def test_writer_init():
+def test_writer_init() -> None:
     sock = FakeSocket()
     writer = Writer(sock)
     assert writer.sock is sock
     assert writer.closed is False
     with pytest.raises(AttributeError):
-        writer.closed = True
+        setattr(writer, 'closed', True)
     assert sock.send_calls == []
 
 
-def test_writer_send_all_one_send():
+def test_writer_send_all_one_send() -> None:
     sock = FakeSocket()
     writer = Writer(sock)
     message = b'HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nbar'
-    assert writer.send_all(message) is None
+    writer.send_all(message)
     assert sock.send_calls == [(message, len(message))]
 
 
 @pytest.mark.parametrize('data', [b'hello', bytearray(b'hello'), memoryview(b'hello')])
-def test_writer_accepts_buffers(data):
+def test_writer_accepts_buffers(data: Any) -> None:
     sock = FakeSocket()
     Writer(sock).send_all(data)
     assert sock.stream == b'hello'
@@ -936,7 +936,7 @@ def test_writer_accepts_buffers(data):
     [9, 1],
     [5, 4, 1],
 ])
-def test_writer_partial_sends_loop(sends):
+def test_writer_partial_sends_loop(sends: Any) -> None:
     sock = FakeSocket(sends=sends)
     Writer(sock).send_all(b'0123456789')
     assert sock.stream == b'0123456789'
@@ -948,7 +948,7 @@ def test_writer_partial_sends_loop(sends):
 
 
 @pytest.mark.parametrize('sends', [[0], [4, 0], [4, 3, 0]])
-def test_writer_send_zero(sends):
+def test_writer_send_zero(sends: Any) -> None:
     sock = FakeSocket(sends=sends)
     sent = sum(sends)
     check_error(ValueError,
@@ -958,7 +958,7 @@ def test_writer_send_zero(sends):
 
 @pytest.mark.parametrize('value', [None, 1.0, '1', True, b'1'])
 @pytest.mark.parametrize('before', [[], [3]])
-def test_writer_send_type_error(value, before):
+def test_writer_send_type_error(value: Any, before: Any) -> None:
     sock = FakeSocket(sends=before + [value])
     check_error(TypeError, TYPE_ERROR.format('sent', int, type(value), value),
                 Writer(sock).send_all, b'0123456789')
@@ -970,13 +970,13 @@ def test_writer_send_type_error(value, before):
     ([3, 8], 7, 8),
     ([3, -1], 7, -1),
 ])
-def test_writer_send_range_error(sends, n, m):
+def test_writer_send_range_error(sends: Any, n: Any, m: Any) -> None:
     sock = FakeSocket(sends=sends)
     check_error(ValueError, 'need 0 <= sent <= {}; got {}'.format(n, m),
                 Writer(sock).send_all, b'0123456789')
 
 
-def test_writer_write_queues_until_flush():
+def test_writer_write_queues_until_flush() -> None:
     sock = FakeSocket()
     writer = Writer(sock)
     assert writer.write(b'HTTP/1.1 200 OK\r\n\r\n') == 19
@@ -990,7 +990,7 @@ def test_writer_write_queues_until_flush():
     assert len(sock.send_calls) == 1
 
 
-def test_writer_flush_single_part():
+def test_writer_flush_single_part() -> None:
     sock = FakeSocket()
     writer = Writer(sock)
     writer.write(b'abc')
@@ -998,7 +998,7 @@ def test_writer_flush_single_part():
     assert sock.send_calls == [(b'abc', 3)]
 
 
-def test_writer_write_exactly_buf_len_queued():
+def test_writer_write_exactly_buf_len_queued() -> None:
     sock = FakeSocket()
     writer = Writer(sock)
     writer.write(b'a' * (BUF_LEN - 1))
@@ -1008,7 +1008,7 @@ def test_writer_write_exactly_buf_len_queued():
     assert [len(d) for (d, s) in sock.send_calls] == [BUF_LEN]
 
 
-def test_writer_write_overflow_flushes_first():
+def test_writer_write_overflow_flushes_first() -> None:
     sock = FakeSocket()
     writer = Writer(sock)
     writer.write(b'a' * 100)
@@ -1019,7 +1019,7 @@ def test_writer_write_overflow_flushes_first():
     assert sock.stream == b'a' * 100 + b'b' * (BUF_LEN - 99)
 
 
-def test_writer_write_big_data_sent_directly():
+def test_writer_write_big_data_sent_directly() -> None:
     sock = FakeSocket()
     writer = Writer(sock)
     big = b'b' * (BUF_LEN + 1)
@@ -1030,7 +1030,7 @@ def test_writer_write_big_data_sent_directly():
     assert len(sock.send_calls) == 2
 
 
-def test_writer_big_data_partial_sends():
+def test_writer_big_data_partial_sends() -> None:
     sock = FakeSocket(sends=[1000] * 40)
     writer = Writer(sock)
     big = bytes(range(256)) * 200
@@ -1038,7 +1038,7 @@ def test_writer_big_data_partial_sends():
     assert sock.stream == big
 
 
-def test_writer_write_now():
+def test_writer_write_now() -> None:
     sock = FakeSocket()
     writer = Writer(sock)
     writer.write(b'head')
@@ -1050,7 +1050,7 @@ def test_writer_write_now():
     assert sock.stream == b'headdatamore'
 
 
-def test_writer_write_now_partial_and_closed():
+def test_writer_write_now_partial_and_closed() -> None:
     sock = FakeSocket(sends=[2, 1])
     writer = Writer(sock)
     assert writer.write_now(b'abcd') == 4
@@ -1059,7 +1059,7 @@ def test_writer_write_now_partial_and_closed():
     check_error(ValueError, 'Connection is closed', writer.write_now, b'x')
 
 
-def test_writer_close():
+def test_writer_close() -> None:
     sock = FakeSocket()
     writer = Writer(sock)
     writer.write(b'queued')
@@ -1075,7 +1075,7 @@ def test_writer_close():
     assert sock.send_calls == []
 
 
-def test_reader_writer_socketpair():
+def test_reader_writer_socketpair() -> None:
     (a, b) = socket.socketpair()
     try:
         writer = Writer(a)
