@@ -76,6 +76,7 @@ def set_output_headers(headers: Headers, body: Any) -> None:
 
 
 def _body_from_headers(reader: Reader, headers: Headers) -> Any:
+    """The body a message's framing header announces (``None`` for neither)."""
     if 'content-length' in headers:
         return Body(reader, headers['content-length'])
     if 'transfer-encoding' in headers:
@@ -95,7 +96,13 @@ def read_request(
     if preamble is None:
         raise EmptyPreambleError('request preamble is empty')
     (method, uri, headers, path, query) = parse_request(preamble)
-    return (method, uri, headers, _body_from_headers(reader, headers), path, query)
+    if 'content-length' in headers:
+        body: Any = Body(reader, headers['content-length'])
+    elif 'transfer-encoding' in headers:
+        body = ChunkedBody(reader)
+    else:
+        body = None
+    return (method, uri, headers, body, path, query)
 
 
 def read_response(reader: Reader, method: str) -> Response:
@@ -105,18 +112,39 @@ def read_response(reader: Reader, method: str) -> Response:
     ``expect`` header) carry no body and are skipped, at most
     ``MAX_INTERIM_RESPONSES`` of them.
     """
-    for _ in range(MAX_INTERIM_RESPONSES + 1):
-        preamble = reader.read_preamble()
-        if preamble is None:
-            raise EmptyPreambleError('response preamble is empty')
-        (status, reason, headers) = parse_response(preamble)
-        if status >= 200:
-            body = None if method == 'HEAD' else _body_from_headers(reader, headers)
-            return Response(status, reason, headers, body)
+    preamble = reader.read_preamble()
+    if preamble is None:
+        raise EmptyPreambleError('response preamble is empty')
+    (status, reason, headers) = parse_response(preamble)
+    if status < 200:
+        (status, reason, headers) = _skip_interim(reader, preamble, headers)
+    if method == 'HEAD':
+        body: Any = None
+    elif 'content-length' in headers:
+        body = Body(reader, headers['content-length'])
+    elif 'transfer-encoding' in headers:
+        body = ChunkedBody(reader)
+    else:
+        body = None
+    # tuple.__new__ builds the namedtuple without its Python-level __new__.
+    return tuple.__new__(Response, (status, reason, headers, body))
+
+
+def _skip_interim(reader: Reader, preamble: bytes,
+                  headers: Headers) -> Tuple[int, str, Headers]:
+    """Read past interim responses to the final one's ``(status, reason, headers)``."""
+    for _ in range(MAX_INTERIM_RESPONSES):
         if headers:
             raise ValueError(
                 'interim response with headers: {!r}'.format(preamble[:32])
             )
+        next_preamble = reader.read_preamble()
+        if next_preamble is None:
+            raise EmptyPreambleError('response preamble is empty')
+        preamble = next_preamble
+        (status, reason, headers) = parse_response(preamble)
+        if status >= 200:
+            return (status, reason, headers)
     raise ValueError('more than {} interim responses'.format(MAX_INTERIM_RESPONSES))
 
 
@@ -149,7 +177,10 @@ def write_request(
     writer: Writer, method: str, uri: str, headers: Headers, body: Any
 ) -> int:
     """Add the framing header, render and send a request; return bytes sent."""
-    set_output_headers(headers, body)
+    if type(body) is bytes and not headers:
+        headers['content-length'] = len(body)  # the usual case, made cheap
+    else:
+        set_output_headers(headers, body)
     return _write_message(writer, render_request(method, uri, headers), body)
 
 
@@ -157,5 +188,8 @@ def write_response(
     writer: Writer, status: int, reason: str, headers: Headers, body: Any
 ) -> int:
     """Add the framing header, render and send a response; return bytes sent."""
-    set_output_headers(headers, body)
+    if type(body) is bytes and not headers:
+        headers['content-length'] = len(body)  # the usual case, made cheap
+    else:
+        set_output_headers(headers, body)
     return _write_message(writer, render_response(status, reason, headers), body)

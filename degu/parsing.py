@@ -304,7 +304,7 @@ def parse_header_line(line: bytes) -> Tuple[str, Any]:
 # cache is emptied when it reaches CACHE_MAX entries, so a peer sending
 # endless new lines costs memory no more than that.
 CACHE_MAX = 512
-_request_lines: Dict[bytes, Tuple[str, str, Tuple[str, ...], Optional[str]]] = {}
+_request_lines: Dict[bytes, Tuple[str, str, Tuple[str, ...], Optional[str], int]] = {}
 _status_lines: Dict[bytes, Tuple[int, str]] = {}
 _header_lines: Dict[bytes, Tuple[str, Any]] = {}
 
@@ -413,18 +413,29 @@ def parse_request(
     ('POST', '/foo?q=1', {'content-length': 3}, ['foo'], 'q=1')
     """
     lines = preamble.split(CRLF)
-    first = _request_lines.get(lines[0])
+    line = lines[0]
+    first = _request_lines.get(line)
     if first is None:
-        (method, uri, _mount, path, query) = parse_request_line(lines[0])
-        first = (method, uri, tuple(path), query)
-        if len(_request_lines) >= CACHE_MAX:
-            _request_lines.clear()
-        _request_lines[lines[0]] = first
-    headers = _parse_header_lines(lines[1:], False) if len(lines) > 1 else {}
-    method = first[0]
-    if headers and not (_METHOD_NAMES[method][1] & PUT_POST_MASK):
-        _check_request_framing(method, headers)
-    return (method, first[1], headers, list(first[2]), first[3])
+        first = _remember_request_line(line)
+    if len(lines) > 1:
+        del lines[0]
+        headers = _parse_header_lines(lines, False)
+        if not (first[4] & PUT_POST_MASK):
+            _check_request_framing(first[0], headers)
+    else:
+        headers = {}
+    return (first[0], first[1], headers, list(first[2]), first[3])
+
+
+def _remember_request_line(
+    line: bytes,
+) -> Tuple[str, str, Tuple[str, ...], Optional[str], int]:
+    (method, uri, _mount, path, query) = parse_request_line(line)
+    first = (method, uri, tuple(path), query, _METHOD_NAMES[method][1])
+    if len(_request_lines) >= CACHE_MAX:
+        _request_lines.clear()
+    _request_lines[line] = first
+    return first
 
 
 def parse_response(preamble: bytes) -> Tuple[int, str, Headers]:
@@ -434,14 +445,17 @@ def parse_response(preamble: bytes) -> Tuple[int, str, Headers]:
     (200, 'OK', {'content-length': 12})
     """
     lines = preamble.split(CRLF)
-    first = _status_lines.get(lines[0])
+    line = lines[0]
+    first = _status_lines.get(line)
     if first is None:
-        first = parse_response_line(lines[0])
+        first = parse_response_line(line)
         if len(_status_lines) >= CACHE_MAX:
             _status_lines.clear()
-        _status_lines[lines[0]] = first
-    headers = _parse_header_lines(lines[1:], True) if len(lines) > 1 else {}
-    return (first[0], first[1], headers)
+        _status_lines[line] = first
+    if len(lines) > 1:
+        del lines[0]
+        return (first[0], first[1], _parse_header_lines(lines, True))
+    return (first[0], first[1], {})
 
 
 # ---------------------------------------------------------------------------

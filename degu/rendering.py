@@ -40,9 +40,20 @@ def _check_key(key: Any) -> None:
         raise ValueError('bad key: {!r}'.format(key))
 
 
-# Keys already validated by _check_key (bounded, like the parser's caches).
-_good_keys: Dict[str, bool] = {}
+# What has already passed the checks is remembered, so the next message
+# with the same header key, URI or status line skips them: the same bounded
+# caches as the parser's (emptied when they reach CACHE_MAX entries).
 CACHE_MAX = 512
+_good_keys: Dict[str, bool] = {}
+_request_lines: Dict[str, str] = {}
+_status_lines: Dict[Tuple[int, str], str] = {}
+
+
+def _remember_key(key: Any) -> None:
+    _check_key(key)
+    if len(_good_keys) >= CACHE_MAX:
+        _good_keys.clear()
+    _good_keys[key] = True
 
 
 def _render(first_line: str, headers: Headers) -> bytes:
@@ -50,39 +61,46 @@ def _render(first_line: str, headers: Headers) -> bytes:
     if type(headers) is not dict:
         raise TypeError(TYPE_ERROR.format('headers', dict, type(headers), headers))
     count = len(headers)
-    if count > MAX_HEADER_COUNT:
-        raise ValueError(
-            'need len(headers) <= {}; got {}'.format(MAX_HEADER_COUNT, count)
-        )
-    for key in headers:
-        if type(key) is not str or key not in _good_keys:
-            _check_key(key)
-            if len(_good_keys) >= CACHE_MAX:
-                _good_keys.clear()
-            _good_keys[key] = True
-    lines: List[str] = [first_line]
+    if count > 1:
+        if count > MAX_HEADER_COUNT:
+            raise ValueError(
+                'need len(headers) <= {}; got {}'.format(MAX_HEADER_COUNT, count)
+            )
+        # All keys are checked before any value is looked at.
+        for key in headers:
+            if type(key) is not str or key not in _good_keys:
+                _remember_key(key)
+        keys: Any = sorted(headers)
+    else:
+        keys = headers
+    out = first_line
     empty = False
-    for key in sorted(headers):
+    for key in keys:
+        if count == 1 and (type(key) is not str or key not in _good_keys):
+            _remember_key(key)
         value = headers[key]
         text = value if type(value) is str else str(value)
         if not text:
             empty = True
-        lines.append(key + ': ' + text)
-    lines.append('\r\n')
-    out = '\r\n'.join(lines)
+        out += '\r\n' + key + ': ' + text
+    out += '\r\n\r\n'
     # One scan of the whole preamble instead of one per value: it must be
     # ASCII and hold exactly the CRs and LFs we put there ourselves.  Only
     # when it does not are the values checked one by one, to name the bad one.
     if (empty or not out.isascii() or out.count('\n') != count + 2
             or out.count('\r') != count + 2):
-        for text in lines[1:-1]:
-            value = text.partition(': ')[2]
-            if not _is_line_safe(value):
-                raise ValueError('bad val: {!r}'.format(value))
-    data = out.encode('ascii')
-    if len(data) > BUF_LEN:
+        _find_bad_value(headers, keys)
+    if len(out) > BUF_LEN:
         raise ValueError('output size exceeds {}'.format(BUF_LEN))
-    return data
+    return out.encode('ascii')
+
+
+def _find_bad_value(headers: Headers, keys: Any) -> None:
+    for key in keys:
+        value = headers[key]
+        text = value if type(value) is str else str(value)
+        if not _is_line_safe(text):
+            raise ValueError('bad val: {!r}'.format(text))
 
 
 def render_request(method: str, uri: str, headers: Headers) -> bytes:
@@ -91,15 +109,21 @@ def render_request(method: str, uri: str, headers: Headers) -> bytes:
     >>> render_request('GET', '/', {'range': 'bytes=17-19'})
     b'GET / HTTP/1.1\\r\\nrange: bytes=17-19\\r\\n\\r\\n'
     """
-    if type(method) is not str:
-        raise TypeError(TYPE_ERROR.format('method', str, type(method), method))
-    if method not in _METHODS:
-        raise ValueError('bad method: {!r}'.format(method))
-    if type(uri) is not str:
-        raise TypeError(TYPE_ERROR.format('uri', str, type(uri), uri))
-    if not _is_line_safe(uri) or ' ' in uri:
-        raise ValueError('bad uri: {!r}'.format(uri))
-    return _render(method + ' ' + uri + ' HTTP/1.1', headers)
+    line = _request_lines.get(uri) if type(uri) is str else None
+    if line is None or type(method) is not str or method not in _METHODS:
+        if type(method) is not str:
+            raise TypeError(TYPE_ERROR.format('method', str, type(method), method))
+        if method not in _METHODS:
+            raise ValueError('bad method: {!r}'.format(method))
+        if type(uri) is not str:
+            raise TypeError(TYPE_ERROR.format('uri', str, type(uri), uri))
+        if not _is_line_safe(uri) or ' ' in uri:
+            raise ValueError('bad uri: {!r}'.format(uri))
+        line = ' ' + uri + ' HTTP/1.1'
+        if len(_request_lines) >= CACHE_MAX:
+            _request_lines.clear()
+        _request_lines[uri] = line
+    return _render(method + line, headers)
 
 
 def render_response(status: int, reason: str, headers: Headers) -> bytes:
@@ -110,13 +134,19 @@ def render_response(status: int, reason: str, headers: Headers) -> bytes:
     """
     if type(status) is not int:
         raise TypeError(TYPE_ERROR.format('status', int, type(status), status))
-    if not (100 <= status <= 599):
-        raise ValueError('need 100 <= status <= 599; got {}'.format(status))
-    if type(reason) is not str:
-        raise TypeError(TYPE_ERROR.format('reason', str, type(reason), reason))
-    if not _is_line_safe(reason):
-        raise ValueError('bad reason: {!r}'.format(reason))
-    return _render('HTTP/1.1 ' + str(status) + ' ' + reason, headers)
+    line = _status_lines.get((status, reason)) if type(reason) is str else None
+    if line is None:
+        if not (100 <= status <= 599):
+            raise ValueError('need 100 <= status <= 599; got {}'.format(status))
+        if type(reason) is not str:
+            raise TypeError(TYPE_ERROR.format('reason', str, type(reason), reason))
+        if not _is_line_safe(reason):
+            raise ValueError('bad reason: {!r}'.format(reason))
+        line = 'HTTP/1.1 ' + str(status) + ' ' + reason
+        if len(_status_lines) >= CACHE_MAX:
+            _status_lines.clear()
+        _status_lines[(status, reason)] = line
+    return _render(line, headers)
 
 
 def _check_extension(ext: Any) -> str:
