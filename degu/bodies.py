@@ -156,9 +156,9 @@ def readchunk(rfile: Any) -> Chunk:
     return (extension, raw[:-2])
 
 
-def write_chunk(wfile: Any, chunk: Chunk) -> int:
+def write_chunk(wfile: Any, chunk: Any) -> int:
     """Write one ``(extension, data)`` chunk; return the number of bytes written."""
-    line = format_chunk(chunk)
+    line = format_chunk(chunk)  # checks the chunk (hence chunk: Any)
     write = _get_write(wfile)
     data = chunk[1]
     total = _write_all(write, line)
@@ -178,14 +178,18 @@ class Body:
 
     __slots__ = ('_rfile', '_content_length', '_remaining', '_state')
 
-    def __init__(self, rfile: Any, content_length: int) -> None:
-        if type(content_length) is not int or not (0 <= content_length <= MAX_LENGTH):
+    def __init__(self, rfile: Any, content_length: Any) -> None:
+        # Arguments typed Any are checked here, exactly, even when compiled.
+        if type(content_length) is not int:
             _check_content_length(content_length)
+        length: int = content_length
+        if not (0 <= length <= MAX_LENGTH):
+            _check_content_length(length)
         if type(rfile) is not Reader:
             _check_rfile(rfile, False)
-        self._content_length = content_length
+        self._content_length = length
         self._rfile = rfile
-        self._remaining = content_length
+        self._remaining = length
         self._state = BODY_READY
 
     @property
@@ -220,47 +224,55 @@ class Body:
             raise _state_error(self, state)
         self._state = BODY_STARTED
 
-    def read(self, size: Optional[int] = None) -> bytes:
+    def read(self, size: Any = None) -> bytes:
         """Read *size* bytes (at most), or with no argument all that is left.
 
         ``read(size)`` keeps the body ``STARTED`` even when it returns the last
         bytes; the call that then returns ``b''`` makes it ``CONSUMED``.
         ``read()`` returns everything left and makes it ``CONSUMED``.
+
+        (*size* is typed ``Any`` so that a compiled build still checks its
+        exact type here, with the message of the contract.)
         """
         remaining = self._remaining
+        want: int
         if size is None:
             if remaining > MAX_IO_SIZE:
                 raise ValueError('would exceed max read size: {} > {}'.format(
                     remaining, MAX_IO_SIZE
                 ))
+            want = remaining
         elif type(size) is not int:
             raise TypeError(TYPE_ERROR.format('size', int, type(size), size))
-        elif not (0 <= size <= MAX_IO_SIZE):
-            raise ValueError('need 0 <= size <= {}; got {}'.format(MAX_IO_SIZE, size))
+        else:
+            want = size
+            if not (0 <= want <= MAX_IO_SIZE):
+                raise ValueError(
+                    'need 0 <= size <= {}; got {}'.format(MAX_IO_SIZE, want)
+                )
         state = self._state
         if state != BODY_READY and state != BODY_STARTED:
             raise _state_error(self, state)
         self._state = BODY_STARTED
         if size is None:
-            size = remaining
             self._state = BODY_CONSUMED
         elif remaining == 0:
             self._state = BODY_CONSUMED
             return b''
-        elif size > remaining:
-            size = remaining
-        if not size:
+        elif want > remaining:
+            want = remaining
+        if not want:
             return b''
         rfile = self._rfile
         try:
             if type(rfile) is Reader:
-                data = rfile.read(size)
+                data = rfile.read(want)
             else:
-                data = _read_exactly(rfile, size)
+                data = _read_exactly(rfile, want)
         except BaseException:
             self._fail()
             raise
-        self._remaining = remaining - size
+        self._remaining = remaining - want
         return data
 
     def __iter__(self) -> Iterator[bytes]:
@@ -422,7 +434,7 @@ class BodyIter:
 
     __slots__ = ('_source', '_content_length', '_state')
 
-    def __init__(self, source: Iterable[bytes], content_length: int) -> None:
+    def __init__(self, source: Iterable[bytes], content_length: Any) -> None:
         self._source = source
         self._content_length = _check_content_length(content_length)
         self._state = BODY_READY
@@ -455,7 +467,9 @@ class BodyIter:
         content_length = self._content_length
         total = 0
         try:
-            for data in self._source:
+            # Items typed Any: each is checked below, even when compiled.
+            source: Iterable[Any] = self._source
+            for data in source:
                 if type(data) is not bytes:
                     raise TypeError(
                         'BodyIter source item: need a {!r}; got a {!r}'.format(
@@ -512,7 +526,9 @@ class ChunkedBodyIter:
         total = 0
         done = False
         try:
-            for chunk in self._source:
+            # Items typed Any: write_chunk() checks each, even when compiled.
+            source: Iterable[Any] = self._source
+            for chunk in source:
                 if done:
                     raise ValueError('additional chunk after empty chunk data')
                 total += write_chunk(wfile, chunk)
