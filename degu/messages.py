@@ -75,15 +75,6 @@ def set_output_headers(headers: Headers, body: Any) -> None:
         )
 
 
-def _body_from_headers(reader: Reader, headers: Headers) -> Any:
-    """The body a message's framing header announces (``None`` for neither)."""
-    if 'content-length' in headers:
-        return Body(reader, headers['content-length'])
-    if 'transfer-encoding' in headers:
-        return ChunkedBody(reader)
-    return None
-
-
 def read_request(
     reader: Reader,
 ) -> Tuple[str, str, Headers, Any, List[str], Optional[str]]:
