@@ -63,7 +63,10 @@ class Connection:
             raise
         self.sock = sock
         self.base_headers = base_headers
-        self._reader = Reader(sock)
+        # The socket's timeout (the Client's ``timeout`` option) also bounds
+        # how long a whole response preamble may take to arrive.
+        gettimeout = getattr(sock, 'gettimeout', None)
+        self._reader = Reader(sock, gettimeout() if callable(gettimeout) else None)
         self._writer = Writer(sock)
         self._response_body: Any = None
         self._closed = False

@@ -1028,6 +1028,44 @@ def test_client_timeout(hostile: Callable[..., Hostile], answer: bytes) -> None:
     check_closed(conn)
 
 
+def test_client_trickled_response_preamble_cut_off() -> None:
+    """The client's timeout bounds a whole response preamble, not each recv()."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(1)
+    stop = threading.Event()
+    sent: List[int] = []
+
+    def trickle() -> None:
+        (sock, _) = listener.accept()
+        try:
+            sock.recv(4096)
+            for byte in OK + b'\r\nX-Slow: ' + b'a' * 100 + b'\r\n\r\n':
+                if stop.wait(0.1):
+                    break
+                sock.sendall(bytes([byte]))
+                sent.append(byte)
+        except OSError:
+            pass
+        finally:
+            sock.close()
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    try:
+        conn = Client(listener.getsockname(), timeout=0.5).connect()
+        with pytest.raises(TimeoutError):
+            conn.request('GET', '/', {}, None)
+        # Each byte arrived well within 0.5 s, yet the client gave up long
+        # before the ~130-byte preamble was complete.
+        assert len(sent) < 40
+        check_closed(conn)
+    finally:
+        stop.set()
+        thread.join(PATIENCE)
+        listener.close()
+
+
 def test_client_timeout_mid_body(hostile: Callable[..., Hostile]) -> None:
     server = hostile([OK + b'\r\nContent-Length: 10\r\n\r\nhello'], end='hold')
     conn = server.client(timeout=0.5).connect()
