@@ -430,6 +430,25 @@ def test_write_request_small_bytes_one_send(method: Any) -> None:
     assert total == len(expected)
 
 
+@pytest.mark.parametrize('body', [b'hello', b''])
+def test_write_request_bytes_empty_headers(body: bytes) -> None:
+    # The common case (no headers yet) gets its content-length added too.
+    sock = FakeSocket()
+    headers: Dict[str, Any] = {}
+    total = write_request(Writer(sock), 'POST', '/', headers, body)
+    expected = b'POST / HTTP/1.1\r\ncontent-length: %d\r\n\r\n' % len(body) + body
+    assert sent(sock) == [expected]
+    assert total == len(expected)
+    assert headers == {'content-length': len(body)}
+
+
+def test_write_request_bytes_too_big_empty_headers() -> None:
+    sock = FakeSocket()
+    check_error(ValueError, 'need len(body) <= 16777216; got 16777217',
+                write_request, Writer(sock), 'PUT', '/', {}, b'x' * (MAX_IO_SIZE + 1))
+    assert sock.send_calls == []
+
+
 def test_write_response_empty_bytes() -> None:
     sock = FakeSocket()
     write_response(Writer(sock), 200, 'OK', {}, b'')
