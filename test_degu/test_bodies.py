@@ -332,7 +332,7 @@ def test_body_read_empty(make_rfile: Sources, call: Any) -> None:
 
 
 def test_body_read_pieces(make_rfile: Sources) -> None:
-    data = bytes(random.Random(1).getrandbits(8) for _ in range(5000))
+    data = random.Random(1).randbytes(5000)
     rfile = make_rfile(data + TAIL)
     body = Body(rfile, len(data))
     got = []

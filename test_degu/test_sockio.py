@@ -629,7 +629,7 @@ def test_readinto_recv_range_error(value: Any) -> None:
 @pytest.mark.parametrize('size', [0, 1, 7, 100, BUF_LEN - 1, BUF_LEN, BUF_LEN + 1,
                                   3 * BUF_LEN + 17])
 def test_read_exact_sizes(split: Any, size: Any) -> None:
-    data = bytes(random.Random(size).getrandbits(8) for _ in range(size + 50))
+    data = random.Random(size).randbytes(size + 50)
     reader = fake_reader(b'GET / HTTP/1.1\r\n\r\n' + data, split)
     reader.read_preamble()
     got = reader.read(size)
@@ -792,7 +792,7 @@ def test_readline_recv_range_error() -> None:
 @pytest.mark.parametrize('split', SPLITS)
 @pytest.mark.parametrize('size', [0, 5, BUF_LEN, BUF_LEN + 1, 3 * BUF_LEN])
 def test_take(split: Any, size: Any) -> None:
-    data = bytes(random.Random(size).getrandbits(8) for _ in range(2 * size + 10))
+    data = random.Random(size).randbytes(2 * size + 10)
     reader = fake_reader(data, split)
     view = reader.take(size)
     assert type(view) is memoryview
