@@ -61,7 +61,7 @@ LISTEN_BACKLOG = 5
 THREAD_STACK_SIZE = 1024 * 1024
 
 # How long a new connection may wait for a free slot before it is refused.
-SLOT_WAIT = 2
+SLOT_WAIT = 2.0
 
 _METHOD_BITS = {
     'GET': GET_BIT, 'PUT': PUT_BIT, 'POST': POST_BIT, 'HEAD': HEAD_BIT,
@@ -499,7 +499,7 @@ class Server:
                         break
                     raise
                 if not slots.acquire(timeout=wait):
-                    wait = 0
+                    wait = 0.0
                     log.warning('Too many connections, rejecting %r', address)
                     sock.close()
                     continue
