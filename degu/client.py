@@ -47,7 +47,9 @@ class Connection:
     __slots__ = ('sock', 'base_headers', '_reader', '_writer', '_response_body',
                  '_closed')
 
-    def __init__(self, sock: Any, base_headers: BaseHeaders) -> None:
+    # Checked arguments are typed Any: a compiled (mypyc) build must run the
+    # checks below, with their messages, not reject the call on its own.
+    def __init__(self, sock: Any, base_headers: Any) -> None:
         try:
             for name in ('close', 'recv_into', 'send'):
                 if not callable(getattr(sock, name)):
@@ -62,7 +64,7 @@ class Connection:
                 close()
             raise
         self.sock = sock
-        self.base_headers = base_headers
+        self.base_headers: BaseHeaders = base_headers
         # The socket's timeout (the Client's ``timeout`` option) also bounds
         # how long a whole response preamble may take to arrive.
         gettimeout = getattr(sock, 'gettimeout', None)
@@ -93,7 +95,7 @@ class Connection:
         self._reader.mark_closed()
         return self.sock.close()
 
-    def request(self, method: str, uri: str, headers: Dict[str, Any],
+    def request(self, method: Any, uri: Any, headers: Any,
                 body: Any) -> Response:
         """Send one request and return its ``Response``.
 
@@ -198,7 +200,7 @@ class Client:
             return None
         return tuple(sorted(self._headers.items()))
 
-    def set_base_header(self, name: str, value: Optional[str]) -> None:
+    def set_base_header(self, name: Any, value: Any) -> None:
         """Set (or with ``None`` remove) a header sent with every request."""
         if type(name) is not str:
             raise TypeError(TYPE_ERROR.format('name', str, type(name), name))

@@ -160,9 +160,10 @@ class Session:
     __slots__ = ('_address', '_credentials', '_max_requests', '_requests',
                  '_store', '_closed', '_message')
 
-    def __init__(self, address: Any,
-                 credentials: Optional[Tuple[int, int, int]] = None,
-                 max_requests: Optional[int] = None) -> None:
+    # Checked arguments are typed Any: a compiled (mypyc) build must run the
+    # checks below, with their messages, not reject the call on its own.
+    def __init__(self, address: Any, credentials: Any = None,
+                 max_requests: Any = None) -> None:
         if credentials is not None:
             if type(credentials) is not tuple:
                 raise TypeError(
@@ -183,8 +184,8 @@ class Session:
                 MAX_SESSION_REQUESTS, max_requests
             ))
         self._address = address
-        self._credentials = credentials
-        self._max_requests = max_requests
+        self._credentials: Optional[Tuple[Any, Any, Any]] = credentials
+        self._max_requests: int = max_requests
         self._requests = 0
         self._store: Dict[Any, Any] = {}
         self._closed = False
@@ -195,7 +196,7 @@ class Session:
         return self._address
 
     @property
-    def credentials(self) -> Optional[Tuple[int, int, int]]:
+    def credentials(self) -> Optional[Tuple[Any, Any, Any]]:
         return self._credentials
 
     @property
@@ -251,8 +252,9 @@ class Request:
     __slots__ = ('_method', '_m', '_uri', '_headers', '_body', '_mount',
                  '_path', '_query')
 
-    def __init__(self, method: str, uri: str, headers: Dict[str, Any],
-                 body: Any, mount: List[str], path: List[str],
+    # method, mount and path are checked below, hence typed Any (see Session).
+    def __init__(self, method: Any, uri: str, headers: Dict[str, Any],
+                 body: Any, mount: Any, path: Any,
                  query: Optional[str]) -> None:
         bit = _METHOD_BITS.get(method, 0) if type(method) is str else 0
         if not bit:
@@ -265,13 +267,13 @@ class Request:
             raise TypeError(TYPE_ERROR2.format('mount', list, type(mount)))
         if type(path) is not list:
             raise TypeError(TYPE_ERROR2.format('path', list, type(path)))
-        self._method = method
+        self._method: str = method
         self._m = bit
         self._uri = uri
         self._headers = headers
         self._body = body
-        self._mount = mount
-        self._path = path
+        self._mount: List[str] = mount
+        self._path: List[str] = path
         self._query = query
 
     @property
