@@ -21,6 +21,7 @@ connection keeps being served.  Logging is per connection, never per request,
 on the ``'degu.server'`` logger.
 """
 
+import errno
 import logging
 import os
 import socket
@@ -59,6 +60,17 @@ LISTEN_BACKLOG = 5
 # address space of a busy server small while leaving ample room for an app
 # that recurses (1000 Python frames need far less than that).
 THREAD_STACK_SIZE = 1024 * 1024
+
+# accept() errors that say nothing about the listening socket itself, after
+# which the accept loop pauses ACCEPT_RETRY_DELAY seconds and goes on.
+ACCEPT_RETRY_ERRNOS = frozenset([
+    errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM,
+    errno.ECONNABORTED, errno.EPROTO, errno.EPERM,
+])
+ACCEPT_RETRY_DELAY = 0.1
+
+# Serializes the process-wide threading.stack_size() around our Thread.start().
+_stack_size_lock = threading.Lock()
 
 # How long a new connection may wait for a free slot before it is refused.
 SLOT_WAIT = 2.0
@@ -225,11 +237,6 @@ class Session:
             self._closed = True
             self._message = message
 
-    def _count_request(self) -> None:
-        self._requests += 1
-        if self._requests >= self._max_requests:
-            self.close('max_requests')
-
     def __repr__(self) -> str:
         if self._credentials is None:
             return 'Session({!r})'.format(self._address)
@@ -359,11 +366,20 @@ def _check_response(request: Request, response: Any,
     if (request_body is not None and request_body.state != BODY_CONSUMED
             and not unread_ok):
         raise ValueError('request body not consumed: {!r}'.format(request_body))
-    if body is not None and request._method == 'HEAD':
-        raise TypeError(
-            'request method is HEAD, but response body is not None: {!r}'.format(
-                type(body)
+    if body is not None:
+        if request._method == 'HEAD':
+            raise TypeError(
+                'request method is HEAD, but response body is not None: {!r}'.format(
+                    type(body)
+                )
             )
+    elif (headers and request._method != 'HEAD' and status != 304
+            and type(headers) is dict
+            and ('content-length' in headers or 'transfer-encoding' in headers)):
+        # A framing header promises a body that would never come: the client
+        # would wait for it, then read it from the next response.
+        raise ValueError(
+            'response body is None, but headers announce one: {!r}'.format(headers)
         )
     return (status, reason, headers, body)
 
@@ -496,10 +512,17 @@ class Server:
             while not self._shutdown.is_set():
                 try:
                     (sock, address) = listener.accept()
-                except OSError:
+                except OSError as e:
                     if self._shutdown.is_set():
                         break
-                    raise
+                    if e.errno not in ACCEPT_RETRY_ERRNOS:
+                        raise
+                    # Out of file descriptors or memory, or the peer gave up
+                    # while queued: the server itself is fine, so wait a
+                    # moment for resources instead of dying.
+                    log.warning('accept() failed, retrying: %r', e)
+                    self._shutdown.wait(ACCEPT_RETRY_DELAY)
+                    continue
                 if not slots.acquire(timeout=wait):
                     wait = 0.0
                     log.warning('Too many connections, rejecting %r', address)
@@ -527,12 +550,14 @@ class Server:
         thread = threading.Thread(
             target=self._worker, args=(slots, sock, session), daemon=True
         )
-        # stack_size() is process-wide, so set it only around our start().
-        previous = threading.stack_size(THREAD_STACK_SIZE)
-        try:
-            thread.start()
-        finally:
-            threading.stack_size(previous)
+        # stack_size() is process-wide, so set it only around our start(),
+        # one server at a time.
+        with _stack_size_lock:
+            previous = threading.stack_size(THREAD_STACK_SIZE)
+            try:
+                thread.start()
+            finally:
+                threading.stack_size(previous)
 
     # -- one connection ------------------------------------------------------
 

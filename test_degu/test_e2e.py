@@ -1006,6 +1006,11 @@ BAD_APPS: Dict[str, Tuple[bytes, Callable[[Request, Any], Any]]] = {
     'head-with-empty-bytes': (HEAD, _read_then_head_body),
     'head-with-chunked': (HEAD, lambda r, a: (
         200, 'OK', {}, a.ChunkedBodyIter([(None, b'')]))),
+    # A framing header without a body would leave the client waiting.
+    'length-without-body': (GET, lambda r, a: (
+        200, 'OK', {'content-length': 5}, None)),
+    'chunked-without-body': (GET, lambda r, a: (
+        200, 'OK', {'transfer-encoding': 'chunked'}, None)),
 }
 
 
@@ -1013,6 +1018,22 @@ def _used_body() -> BodyIter:
     body = BodyIter([b'x'], 1)
     body.write_to(io.BytesIO())
     return body
+
+
+def test_framing_header_without_body_allowed_for_head_and_304(
+        serve: Callable[..., Live]) -> None:
+    def app(session: Session, request: Request, api: Any) -> Any:
+        if request.path == ['304']:
+            return (304, 'Not Modified', {'content-length': 12}, None)
+        return (200, 'OK', {'content-length': 12}, None)
+    live = serve(app)
+    conn = live.connect()
+    response = conn.head('/', {})
+    assert response == Response(200, 'OK', {'content-length': 12}, None)
+    response = conn.get('/304', {})
+    assert response.status == 304
+    assert response.headers == {'content-length': 12}
+    conn.close()
 
 
 class CaseApp:

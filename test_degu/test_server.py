@@ -8,6 +8,7 @@ process; everything that talks HTTP lives in test_e2e.py.
 
 import errno
 import functools
+import logging
 import os
 import shutil
 import socket
@@ -652,3 +653,48 @@ def test_request_repr() -> None:
         "Request(method='PUT', uri='/a/b?c', headers={'content-length': 3}, "
         "body='BODY', mount=['a'], path=['b'], query='c')"
     )
+
+
+class FlakyListener(socket.socket):
+    """A listening socket whose first accept() fails like a full fd table."""
+
+    failures = 1
+
+    def accept(self) -> Any:
+        if self.failures:
+            self.failures -= 1
+            raise OSError(errno.EMFILE, 'Too many open files')
+        return super().accept()
+
+
+def test_accept_errors_do_not_stop_the_server(caplog: Any) -> None:
+    listener = FlakyListener(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(5)
+
+    def app(session: Any, request: Any, api: Any) -> Any:
+        return (200, 'OK', {}, b'still here')
+    server = Server(listener, app)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    with caplog.at_level(logging.WARNING, logger='degu.server'):
+        thread.start()
+        conn = Client(server.address, timeout=5).connect()
+        assert conn.get('/', {}).body.read() == b'still here'
+        conn.close()
+    server.shutdown()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert any('accept() failed, retrying' in r.getMessage() for r in caplog.records)
+
+
+def test_other_accept_errors_still_raise() -> None:
+    class BrokenListener(socket.socket):
+        def accept(self) -> Any:
+            raise OSError(errno.EINVAL, 'Invalid argument')
+    listener = BrokenListener(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(5)
+    server = Server(listener, lambda s, r, a: (200, 'OK', {}, None))
+    with pytest.raises(OSError) as info:
+        server.serve_forever()
+    assert info.value.errno == errno.EINVAL
