@@ -51,9 +51,12 @@ KEEP_ALIVE_ERRORS = frozenset([404, 409, 412])
 # The interim response a client asking ``Expect: 100-continue`` waits for.
 CONTINUE = b'HTTP/1.1 100 Continue\r\n\r\n'
 
-# Listen backlog: connections queue here only briefly, since the accept loop
-# does nothing but accept and start threads.
-LISTEN_BACKLOG = 5
+# Listen backlog.  The accept loop does nothing but accept and start threads,
+# yet it shares the GIL with every connection thread, so a burst of connects
+# can outrun it; a full backlog makes Linux drop the SYN and the client waits
+# a whole second to retry.  128 (the traditional SOMAXCONN, and what nginx
+# used for years) absorbs bursts; max_connections still bounds the work.
+LISTEN_BACKLOG = 128
 
 # Stack size of each connection thread.  Threads otherwise get the platform
 # default (8 MiB on Linux): only touched pages cost memory, but 1 MiB keeps the
