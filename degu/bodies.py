@@ -44,7 +44,7 @@ from .limits import (
 from .parsing import parse_chunk
 from .ranges import ContentRange, Range
 from .rendering import format_chunk
-from .sockio import Reader, Writer, _check_received, _check_sent
+from .sockio import Reader, Writer, _check_received, write_rest
 
 Chunk = Tuple[Optional[Tuple[str, str]], bytes]
 CRLF = b'\r\n'
@@ -92,21 +92,10 @@ def _get_write(wfile: Any) -> Callable[[Any], Any]:
 
 def _write_all(write: Callable[[Any], Any], data: bytes) -> int:
     """Write all of *data* through a ``write()`` that may write less."""
-    size = len(data)
-    added = _check_sent(write(data), size)
-    if added == size:
-        return size
-    done = 0
-    view = memoryview(data)
-    while True:
-        if added == 0:
-            raise ValueError(
-                'expected to write {} bytes, but sent {}'.format(size, done)
-            )
-        done += added
-        if done >= size:
-            return size
-        added = _check_sent(write(view[done:]), size - done)
+    added = write(data)
+    if type(added) is not int or added != len(data):
+        write_rest(write, data, added)
+    return len(data)
 
 
 def _read_exactly(rfile: Any, size: int) -> bytes:
@@ -167,7 +156,42 @@ def write_chunk(wfile: Any, chunk: Any) -> int:
     return total + _write_all(write, CRLF)
 
 
-class Body:
+class _IncomingBody:
+    """What ``Body`` and ``ChunkedBody`` share: the source and the state machine."""
+
+    __slots__ = ('_rfile', '_state')
+
+    def __init__(self, rfile: Any) -> None:
+        self._rfile = rfile
+        self._state = BODY_READY
+
+    @property
+    def rfile(self) -> Any:
+        return self._rfile
+
+    @property
+    def state(self) -> int:
+        return self._state
+
+    def _rfile_name(self) -> str:
+        return '<reader>' if type(self._rfile) is Reader else '<rfile>'
+
+    def _fail(self) -> None:
+        """Enter BODY_ERROR; a live connection is closed (its position is lost)."""
+        self._state = BODY_ERROR
+        rfile = self._rfile
+        if type(rfile) is Reader:
+            rfile.close()
+
+    def _start(self, only_ready: bool) -> None:
+        """Begin an operation: from READY, or also from STARTED to continue one."""
+        state = self._state
+        if state != BODY_READY and (only_ready or state != BODY_STARTED):
+            raise _state_error(self, state)
+        self._state = BODY_STARTED
+
+
+class Body(_IncomingBody):
     """A body of exactly ``content_length`` bytes read from ``rfile``.
 
     >>> import io
@@ -176,7 +200,7 @@ class Body:
     (b'hello', b', world')
     """
 
-    __slots__ = ('_rfile', '_content_length', '_remaining', '_state')
+    __slots__ = ('_content_length', '_remaining')
 
     def __init__(self, rfile: Any, content_length: Any) -> None:
         # Arguments typed Any are checked here, exactly, even when compiled.
@@ -193,36 +217,17 @@ class Body:
         self._state = BODY_READY
 
     @property
-    def rfile(self) -> Any:
-        return self._rfile
-
-    @property
     def content_length(self) -> int:
         return self._content_length
-
-    @property
-    def state(self) -> int:
-        return self._state
 
     @property
     def chunked(self) -> bool:
         return False
 
     def __repr__(self) -> str:
-        name = '<reader>' if type(self._rfile) is Reader else '<rfile>'
-        return '{}({}, {})'.format(type(self).__name__, name, self._content_length)
-
-    def _fail(self) -> None:
-        self._state = BODY_ERROR
-        rfile = self._rfile
-        if type(rfile) is Reader:
-            rfile.close()
-
-    def _start(self, only_ready: bool) -> None:
-        state = self._state
-        if state != BODY_READY and (only_ready or state != BODY_STARTED):
-            raise _state_error(self, state)
-        self._state = BODY_STARTED
+        return '{}({}, {})'.format(
+            type(self).__name__, self._rfile_name(), self._content_length
+        )
 
     def read(self, size: Any = None) -> bytes:
         """Read *size* bytes (at most), or with no argument all that is left.
@@ -320,7 +325,7 @@ class Body:
         return total
 
 
-class ChunkedBody:
+class ChunkedBody(_IncomingBody):
     """A body in chunked transfer encoding, read chunk by chunk from ``rfile``.
 
     >>> import io
@@ -329,7 +334,7 @@ class ChunkedBody:
     [(None, b'hello'), (('foo', 'bar'), b'world'), (None, b'')]
     """
 
-    __slots__ = ('_rfile', '_state')
+    __slots__ = ()
 
     def __init__(self, rfile: Any) -> None:
         _check_rfile(rfile, True)
@@ -337,32 +342,11 @@ class ChunkedBody:
         self._state = BODY_READY
 
     @property
-    def rfile(self) -> Any:
-        return self._rfile
-
-    @property
-    def state(self) -> int:
-        return self._state
-
-    @property
     def chunked(self) -> bool:
         return True
 
     def __repr__(self) -> str:
-        name = '<reader>' if type(self._rfile) is Reader else '<rfile>'
-        return '{}({})'.format(type(self).__name__, name)
-
-    def _fail(self) -> None:
-        self._state = BODY_ERROR
-        rfile = self._rfile
-        if type(rfile) is Reader:
-            rfile.close()
-
-    def _start(self, only_ready: bool) -> None:
-        state = self._state
-        if state != BODY_READY and (only_ready or state != BODY_STARTED):
-            raise _state_error(self, state)
-        self._state = BODY_STARTED
+        return '{}({})'.format(type(self).__name__, self._rfile_name())
 
     def _next(self) -> Chunk:
         try:

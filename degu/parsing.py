@@ -367,13 +367,7 @@ def parse_request_strict(
     """``parse_request()`` without the line caches: the reference for tests."""
     lines = preamble.split(CRLF)
     (method, uri, _mount, path, query) = parse_request_line(lines[0])
-    headers: Headers = {}
-    for line in lines[1:]:
-        (name, value) = parse_header_line(line)
-        if name in headers:
-            raise ValueError('duplicate header: {!r}'.format(line))
-        headers[name] = value
-    _check_header_combinations(headers, False)
+    headers = _parse_header_lines_strict(lines[1:], False)
     _check_request_framing(method, headers)
     return (method, uri, headers, path, query)
 
@@ -382,14 +376,18 @@ def parse_response_strict(preamble: bytes) -> Tuple[int, str, Headers]:
     """``parse_response()`` without the line caches: the reference for tests."""
     lines = preamble.split(CRLF)
     (status, reason) = parse_response_line(lines[0])
+    return (status, reason, _parse_header_lines_strict(lines[1:], True))
+
+
+def _parse_header_lines_strict(lines: List[bytes], isresponse: bool) -> Headers:
     headers: Headers = {}
-    for line in lines[1:]:
+    for line in lines:
         (name, value) = parse_header_line(line)
         if name in headers:
             raise ValueError('duplicate header: {!r}'.format(line))
         headers[name] = value
-    _check_header_combinations(headers, True)
-    return (status, reason, headers)
+    _check_header_combinations(headers, isresponse)
+    return headers
 
 
 def _check_request_framing(method: str, headers: Headers) -> None:

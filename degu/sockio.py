@@ -25,7 +25,7 @@ mistaken for the start of the next one.
 """
 
 import time
-from typing import Any, List, Optional, Union
+from typing import Any, Callable, List, Optional, Union
 
 from .errors import TYPE_ERROR
 from .limits import BUF_LEN, IO_SIZE
@@ -71,6 +71,28 @@ def _check_sent(sent: Any, size: int) -> int:
     if not (0 <= sent <= size):
         raise ValueError('need 0 <= sent <= {}; got {}'.format(size, sent))
     return sent
+
+
+def write_rest(write: Callable[[Any], Any], data: Buffer, added: Any) -> None:
+    """Finish writing *data* after a first ``write(data)`` returned *added*.
+
+    ``send()`` and ``write()`` may take fewer bytes than offered; this keeps
+    offering the rest.  Each return value must be an ``int`` in range, and
+    ``0`` (no progress) is an error rather than a reason to spin.
+    """
+    size = len(data)
+    added = _check_sent(added, size)
+    done = 0
+    view = memoryview(data)
+    while True:
+        if added == 0:
+            raise ValueError(
+                'expected to write {} bytes, but sent {}'.format(size, done)
+            )
+        done += added
+        if done >= size:
+            return
+        added = _check_sent(write(view[done:]), size - done)
 
 
 class Reader:
@@ -391,19 +413,7 @@ class Writer:
 
     def _send_rest(self, data: Buffer, sent: Any) -> None:
         """Finish a send() that did not take all of *data* (or returned junk)."""
-        size = len(data)
-        added = _check_sent(sent, size)
-        done = 0
-        view = memoryview(data)
-        while True:
-            if added == 0:
-                raise ValueError(
-                    'expected to write {} bytes, but sent {}'.format(size, done)
-                )
-            done += added
-            if done >= size:
-                return
-            added = _check_sent(self._send(view[done:]), size - done)
+        write_rest(self._send, data, sent)
 
     def write_now(self, data: Buffer) -> int:
         """Send the queue, then *data* itself: for views of reused buffers."""
