@@ -374,6 +374,12 @@ def _server_sslctx(spec: ServerSpec) -> Any:
     return build_server_sslctx(spec.sslconfig)
 
 
+def _compiled() -> bool:
+    """True when degu.server is a mypyc-compiled extension module."""
+    import degu.server
+    return not str(degu.server.__file__).endswith('.py')
+
+
 def _build_degu_server(spec: ServerSpec, counter: ErrorCounter,
                        finished: threading.Event, sslctx: Any) -> Any:
     from degu.server import Server, SSLServer
@@ -1468,6 +1474,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.seconds is not None and not args.seconds > 0:
         parser.print_usage(sys.stderr)
         sys.stderr.write('error: --seconds must be > 0\n')
+        return 2
+    if args.profile and _compiled():
+        parser.print_usage(sys.stderr)
+        sys.stderr.write('error: --profile needs the pure-Python build '
+                         '(cProfile cannot see into mypyc-compiled modules)\n')
         return 2
     settings = make_settings(args)
     (old_affinity, cpu, pin_note) = _pin(args)

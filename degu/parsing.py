@@ -346,7 +346,7 @@ def _check_header_combinations(headers: Headers, isresponse: bool) -> None:
         raise ValueError("request cannot include a 'content-range' header")
 
 
-def parse_headers(src: bytes, isresponse: bool = False) -> Headers:
+def parse_headers(src: bytes, isresponse: Any = False) -> Headers:
     """Parse CRLF-separated header lines (no trailing CRLF) into a dict.
 
     >>> parse_headers(b'Content-Length: 12\\r\\nX-Thing: foo')

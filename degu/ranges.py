@@ -1,5 +1,8 @@
 """Byte ranges: the values of the ``range`` and ``content-range`` headers.
 
+(Arguments checked with exact type tests are annotated ``Any``, so that a
+mypyc-compiled build runs those checks and their messages too.)
+
 Both classes use Python slice semantics: ``Range(16, 21)`` means bytes 16
 through 20 inclusive, which HTTP spells ``bytes=16-20``.  Converting between
 the two conventions happens only here and in the parser, so apps never
@@ -34,7 +37,7 @@ class Range:
 
     __slots__ = ('_start', '_stop')
 
-    def __init__(self, start: int, stop: int) -> None:
+    def __init__(self, start: Any, stop: Any) -> None:
         self._start = _check_offset('start', start)
         self._stop = _check_offset('stop', stop)
         if start >= stop:
@@ -75,23 +78,23 @@ class Range:
         # be dict keys: refuse hashing like a list does.
         raise TypeError("unhashable type: 'Range'")
 
-    def _check_total(self, total: int) -> int:
-        _check_offset('total', total)
-        if self._start >= total:
+    def _check_total(self, total: Any) -> int:
+        checked = _check_offset('total', total)
+        if self._start >= checked:
             raise ValueError(
                 '{!r} out of bounds (total={!r})'.format(self, total)
             )
-        return total
+        return checked
 
-    def content_length(self, total: int) -> int:
+    def content_length(self, total: Any) -> int:
         """Number of bytes this range selects from an entity of *total* bytes."""
-        self._check_total(total)
-        return min(self._stop, total) - self._start
+        checked = self._check_total(total)
+        return min(self._stop, checked) - self._start
 
-    def content_range(self, total: int) -> 'ContentRange':
+    def content_range(self, total: Any) -> 'ContentRange':
         """The ``content-range`` describing this range of a *total*-byte entity."""
-        self._check_total(total)
-        return ContentRange(self._start, min(self._stop, total), total)
+        checked = self._check_total(total)
+        return ContentRange(self._start, min(self._stop, checked), checked)
 
 
 class ContentRange:
@@ -103,7 +106,7 @@ class ContentRange:
 
     __slots__ = ('_start', '_stop', '_total')
 
-    def __init__(self, start: int, stop: int, total: int) -> None:
+    def __init__(self, start: Any, stop: Any, total: Any) -> None:
         self._start = _check_offset('start', start)
         self._stop = _check_offset('stop', stop)
         self._total = _check_offset('total', total)

@@ -8,6 +8,8 @@ The contract every function here follows:
   is written anywhere; ``degu.sockio`` does the sending.
 * Headers go out sorted by name, one per line, after the request or status
   line, so the same message always renders to the same bytes.
+* Arguments checked with exact type tests are annotated ``Any``, so that a
+  mypyc-compiled build runs those checks (and their messages) too.
 * Output is checked just enough to keep the framing of the stream intact:
   names must be lowercase tokens, and no value, reason or URI may be empty,
   hold a non-ASCII character, or hold a CR or LF (which would let a value
@@ -56,7 +58,7 @@ def _remember_key(key: Any) -> None:
     _good_keys[key] = True
 
 
-def _render(first_line: str, headers: Headers) -> bytes:
+def _render(first_line: str, headers: Any) -> bytes:
     """Join the first line and the sorted headers into a whole preamble."""
     if type(headers) is not dict:
         raise TypeError(TYPE_ERROR.format('headers', dict, type(headers), headers))
@@ -103,7 +105,7 @@ def _find_bad_value(headers: Headers, keys: Any) -> None:
             raise ValueError('bad val: {!r}'.format(text))
 
 
-def render_request(method: str, uri: str, headers: Headers) -> bytes:
+def render_request(method: Any, uri: Any, headers: Any) -> bytes:
     """Render a request preamble, ending in ``b'\\r\\n\\r\\n'``.
 
     >>> render_request('GET', '/', {'range': 'bytes=17-19'})
@@ -126,7 +128,7 @@ def render_request(method: str, uri: str, headers: Headers) -> bytes:
     return _render(method + line, headers)
 
 
-def render_response(status: int, reason: str, headers: Headers) -> bytes:
+def render_response(status: Any, reason: Any, headers: Any) -> bytes:
     """Render a response preamble, ending in ``b'\\r\\n\\r\\n'``.
 
     >>> render_response(200, 'OK', {'content-length': 3})

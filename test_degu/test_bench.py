@@ -196,6 +196,10 @@ def test_text_output_and_skip_note() -> None:
 
 def test_profile_mode() -> None:
     proc = run_bench(['--profile', '--quick', '--top', '5'])
+    if os.environ.get('DEGU_EXPECT_COMPILED') == '1':
+        assert proc.returncode == 2
+        assert '--profile needs the pure-Python build' in proc.stderr
+        return
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert 'Client (degu.client, AF_UNIX, ping-pong): ' in out
