@@ -7,6 +7,7 @@ thread, using the session-wide ``pki`` fixture (a ``TempPKI``).
 
 import shutil
 import socket
+import sys
 import ssl
 import subprocess
 import threading
@@ -620,11 +621,41 @@ def test_check_type(func: Callable[[Any], ssl.SSLContext], value: Any) -> None:
 
 
 def make_server_ctx() -> ssl.SSLContext:
-    return ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    # The minimum is set explicitly: Python 3.9 leaves it at
+    # MINIMUM_SUPPORTED (see test_bare_context_minimum_depends_on_python).
+    sslctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    sslctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return sslctx
 
 
 def make_client_ctx() -> ssl.SSLContext:
-    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    sslctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    sslctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return sslctx
+
+
+@pytest.mark.parametrize('protocol, check', [
+    (ssl.PROTOCOL_TLS_SERVER, tls.check_server_sslctx),
+    (ssl.PROTOCOL_TLS_CLIENT, tls.check_client_sslctx),
+])
+def test_bare_context_minimum_depends_on_python(protocol: Any, check: Any) -> None:
+    """Python 3.10+ defaults new contexts to TLS 1.2 at least; 3.9 does not.
+
+    So on 3.9 a context built without an explicit minimum is refused, with
+    a message that says what to set.
+    """
+    sslctx = ssl.SSLContext(protocol)
+    if protocol == ssl.PROTOCOL_TLS_CLIENT:
+        sslctx.options |= ssl.OP_NO_COMPRESSION
+    if sys.version_info >= (3, 10):
+        assert check(sslctx) is sslctx
+    else:
+        with pytest.raises(ValueError) as cm:
+            check(sslctx)
+        assert str(cm.value) == (
+            'sslctx.minimum_version must be at least ssl.TLSVersion.TLSv1_2; '
+            'got ssl.TLSVersion.MINIMUM_SUPPORTED'
+        )
 
 
 def with_min(make: Callable[[], ssl.SSLContext],
