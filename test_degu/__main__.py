@@ -6,7 +6,7 @@ Usage::
 
 This is the one test command of the README and of ``.ci/run``.  It:
 
-1. installs pytest and coverage with pip when they are missing (with
+1. installs pytest, coverage, setuptools and wheel with pip when missing (with
    ``--break-system-packages`` outside a virtual environment, as Debian's
    interpreters require);
 2. runs pytest under coverage over ``test_degu/``, the doctests of ``doc/*.rst``
@@ -27,7 +27,9 @@ import sys
 import tempfile
 
 TREE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NEEDED = ('pytest', 'coverage', 'wheel')
+# setuptools and wheel: the packaging test builds and installs an sdist
+# (Python 3.12+ environments no longer come with setuptools).
+NEEDED = ('pytest', 'coverage', 'setuptools', 'wheel')
 
 # Tests that are about packaging or the docs, not about the compiled code;
 # they run once, in the pure run.

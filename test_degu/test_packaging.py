@@ -17,12 +17,15 @@ is copied first, so building writes nothing into it):
    venv and run ``python -m degu --help``.
 """
 
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 import tarfile
 from typing import Any, Dict, List
+
+import pytest
 
 import degu
 
@@ -93,6 +96,10 @@ def has_bdist_wheel(python: str, cwd: str) -> bool:
                           timeout=GUARD).returncode == 0
 
 
+@pytest.mark.skipif(
+    importlib.util.find_spec('setuptools') is None,
+    reason='building the sdist needs setuptools (python3 -m test_degu installs it)',
+)
 def test_sdist_installs_offline(tmp_path: Any) -> None:
     src = str(tmp_path / 'src')
     dist = str(tmp_path / 'dist')
