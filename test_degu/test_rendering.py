@@ -518,3 +518,21 @@ def test_many_distinct_keys():
         assert out.count(b': v\r\n') == 20
     check_both(ValueError, "bad key: 'K1'", {'K1': 'v'})
     check_both(ValueError, 'key is too long: {!r}'.format('k' * 33), {'k' * 33: 'v'})
+
+
+def test_remembered_lines_keep_value_types_apart():
+    # 1 == 1.0 == True, but each renders as its own str().
+    for value, text in [(1, '1'), (True, 'True'), (1.0, '1.0'), ('1', '1'),
+                        (1, '1'), (True, 'True')]:
+        assert render_response(200, 'OK', {'x-n': value}) == (
+            'HTTP/1.1 200 OK\r\nx-n: {}\r\n\r\n'.format(text).encode()
+        )
+
+
+def test_remembered_lines_do_not_skip_checks():
+    # A good line is remembered; the same key with a bad value still fails.
+    assert render_response(200, 'OK', {'x-v': 'ok'}).endswith(b'x-v: ok\r\n\r\n')
+    for bad in ('', 'a\r\nb', 'caf\xe9'):
+        with pytest.raises(ValueError) as cm:
+            render_response(200, 'OK', {'x-v': bad})
+        assert str(cm.value) == 'bad val: {!r}'.format(bad)
