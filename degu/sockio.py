@@ -322,6 +322,11 @@ class Reader:
         """Return exactly *size* bytes, or raise ``ValueError`` on early EOF."""
         if self._closed:
             raise ValueError('Connection is closed')
+        start = self._start
+        if size <= self._stop - start and not self._interim:
+            # Already buffered (a small body that came with its preamble).
+            self._start = start + size
+            return self._view[start:start + size].tobytes()
         return self._take(size).tobytes()
 
     def read_chunk_data(self, size: int) -> bytes:
