@@ -304,6 +304,15 @@ def parse_header_line(line: bytes) -> Tuple[str, Any]:
 # cache is emptied when it reaches CACHE_MAX entries, so a peer sending
 # endless new lines costs memory no more than that.
 CACHE_MAX = 512
+
+# Whole preambles repeat as well (the same request shape, over and over on a
+# keep-alive connection), so the short ones are remembered whole; callers
+# always get fresh copies of the mutable parts (the headers dict, the path
+# list).  Longer preambles are rare and would make the cache costly.
+PREAMBLE_CACHE_LEN = 256
+_requests: Dict[bytes, Tuple[str, str, Headers, Tuple[str, ...], Optional[str]]] = {}
+_responses: Dict[bytes, Tuple[int, str, Headers]] = {}
+
 _request_lines: Dict[bytes, Tuple[str, str, Tuple[str, ...], Optional[str], int]] = {}
 _status_lines: Dict[bytes, Tuple[int, str]] = {}
 _header_lines: Dict[bytes, Tuple[str, Any]] = {}
@@ -410,6 +419,10 @@ def parse_request(
     >>> parse_request(b'POST /foo?q=1 HTTP/1.1\\r\\nContent-Length: 3')
     ('POST', '/foo?q=1', {'content-length': 3}, ['foo'], 'q=1')
     """
+    if len(preamble) <= PREAMBLE_CACHE_LEN:
+        known = _requests.get(preamble)
+        if known is not None:
+            return (known[0], known[1], dict(known[2]), list(known[3]), known[4])
     lines = preamble.split(CRLF)
     line = lines[0]
     first = _request_lines.get(line)
@@ -422,6 +435,10 @@ def parse_request(
             _check_request_framing(first[0], headers)
     else:
         headers = {}
+    if len(preamble) <= PREAMBLE_CACHE_LEN:
+        if len(_requests) >= CACHE_MAX:
+            _requests.clear()
+        _requests[preamble] = (first[0], first[1], dict(headers), first[2], first[3])
     return (first[0], first[1], headers, list(first[2]), first[3])
 
 
@@ -442,6 +459,10 @@ def parse_response(preamble: bytes) -> Tuple[int, str, Headers]:
     >>> parse_response(b'HTTP/1.1 200 OK\\r\\nContent-Length: 12')
     (200, 'OK', {'content-length': 12})
     """
+    if len(preamble) <= PREAMBLE_CACHE_LEN:
+        known = _responses.get(preamble)
+        if known is not None:
+            return (known[0], known[1], dict(known[2]))
     lines = preamble.split(CRLF)
     line = lines[0]
     first = _status_lines.get(line)
@@ -452,8 +473,14 @@ def parse_response(preamble: bytes) -> Tuple[int, str, Headers]:
         _status_lines[line] = first
     if len(lines) > 1:
         del lines[0]
-        return (first[0], first[1], _parse_header_lines(lines, True))
-    return (first[0], first[1], {})
+        headers = _parse_header_lines(lines, True)
+    else:
+        headers = {}
+    if len(preamble) <= PREAMBLE_CACHE_LEN:
+        if len(_responses) >= CACHE_MAX:
+            _responses.clear()
+        _responses[preamble] = (first[0], first[1], dict(headers))
+    return (first[0], first[1], headers)
 
 
 # ---------------------------------------------------------------------------
