@@ -156,22 +156,35 @@ def write_chunk(wfile: Any, chunk: Any) -> int:
     return total + _write_all(write, CRLF)
 
 
-class _IncomingBody:
-    """What ``Body`` and ``ChunkedBody`` share: the source and the state machine."""
+class _StateMachine:
+    """The state every body walks (see the module docstring), and its checks."""
 
-    __slots__ = ('_rfile', '_state')
+    __slots__ = ('_state',)
 
-    def __init__(self, rfile: Any) -> None:
-        self._rfile = rfile
-        self._state = BODY_READY
-
-    @property
-    def rfile(self) -> Any:
-        return self._rfile
+    _state: int
 
     @property
     def state(self) -> int:
         return self._state
+
+    def _start(self, only_ready: bool) -> None:
+        """Begin an operation: from READY, or also from STARTED to continue one."""
+        state = self._state
+        if state != BODY_READY and (only_ready or state != BODY_STARTED):
+            raise _state_error(self, state)
+        self._state = BODY_STARTED
+
+
+class _IncomingBody(_StateMachine):
+    """What ``Body`` and ``ChunkedBody`` share: the source they read from."""
+
+    __slots__ = ('_rfile',)
+
+    _rfile: Any
+
+    @property
+    def rfile(self) -> Any:
+        return self._rfile
 
     def _rfile_name(self) -> str:
         return '<reader>' if type(self._rfile) is Reader else '<rfile>'
@@ -183,12 +196,17 @@ class _IncomingBody:
         if type(rfile) is Reader:
             rfile.close()
 
-    def _start(self, only_ready: bool) -> None:
-        """Begin an operation: from READY, or also from STARTED to continue one."""
-        state = self._state
-        if state != BODY_READY and (only_ready or state != BODY_STARTED):
-            raise _state_error(self, state)
-        self._state = BODY_STARTED
+
+class _OutgoingBody(_StateMachine):
+    """What ``BodyIter`` and ``ChunkedBodyIter`` share: the iterable they write."""
+
+    __slots__ = ('_source',)
+
+    _source: Iterable[Any]
+
+    @property
+    def source(self) -> Iterable[Any]:
+        return self._source
 
 
 class Body(_IncomingBody):
@@ -255,10 +273,7 @@ class Body(_IncomingBody):
                 raise ValueError(
                     'need 0 <= size <= {}; got {}'.format(MAX_IO_SIZE, want)
                 )
-        state = self._state
-        if state != BODY_READY and state != BODY_STARTED:
-            raise _state_error(self, state)
-        self._state = BODY_STARTED
+        self._start(False)
         if size is None:
             self._state = BODY_CONSUMED
         elif remaining == 0:
@@ -413,10 +428,10 @@ class ChunkedBody(_IncomingBody):
         return total
 
 
-class BodyIter:
+class BodyIter(_OutgoingBody):
     """An outgoing body of ``content_length`` bytes produced by an iterable."""
 
-    __slots__ = ('_source', '_content_length', '_state')
+    __slots__ = ('_content_length',)
 
     def __init__(self, source: Iterable[bytes], content_length: Any) -> None:
         self._source = source
@@ -424,16 +439,8 @@ class BodyIter:
         self._state = BODY_READY
 
     @property
-    def source(self) -> Iterable[bytes]:
-        return self._source
-
-    @property
     def content_length(self) -> int:
         return self._content_length
-
-    @property
-    def state(self) -> int:
-        return self._state
 
     @property
     def chunked(self) -> bool:
@@ -445,15 +452,12 @@ class BodyIter:
     def write_to(self, wfile: Any) -> int:
         """Write every item; the items must add up to ``content_length`` exactly."""
         write = _get_write(wfile)
-        if self._state != BODY_READY:
-            raise _state_error(self, self._state)
-        self._state = BODY_STARTED
+        self._start(True)
         content_length = self._content_length
         total = 0
         try:
-            # Items typed Any: each is checked below, even when compiled.
-            source: Iterable[Any] = self._source
-            for data in source:
+            # Items are checked below (typed Any: even when compiled).
+            for data in self._source:
                 if type(data) is not bytes:
                     raise TypeError(
                         'BodyIter source item: need a {!r}; got a {!r}'.format(
@@ -477,22 +481,14 @@ class BodyIter:
         return total
 
 
-class ChunkedBodyIter:
+class ChunkedBodyIter(_OutgoingBody):
     """An outgoing chunked body produced by an iterable of ``(extension, data)``."""
 
-    __slots__ = ('_source', '_state')
+    __slots__ = ()
 
     def __init__(self, source: Iterable[Chunk]) -> None:
         self._source = source
         self._state = BODY_READY
-
-    @property
-    def source(self) -> Iterable[Chunk]:
-        return self._source
-
-    @property
-    def state(self) -> int:
-        return self._state
 
     @property
     def chunked(self) -> bool:
@@ -504,15 +500,12 @@ class ChunkedBodyIter:
     def write_to(self, wfile: Any) -> int:
         """Write every chunk; exactly the last one must have empty data."""
         _get_write(wfile)
-        if self._state != BODY_READY:
-            raise _state_error(self, self._state)
-        self._state = BODY_STARTED
+        self._start(True)
         total = 0
         done = False
         try:
-            # Items typed Any: write_chunk() checks each, even when compiled.
-            source: Iterable[Any] = self._source
-            for chunk in source:
+            # write_chunk() checks each item (typed Any: even when compiled).
+            for chunk in self._source:
                 if done:
                     raise ValueError('additional chunk after empty chunk data')
                 total += write_chunk(wfile, chunk)
