@@ -59,9 +59,7 @@ def set_output_headers(headers: Headers, body: Any) -> None:
     """
     if body is not None:
         kind = type(body)
-        if kind is bytes and 'content-length' not in headers:
-            headers['content-length'] = len(body)
-        elif kind is bytes or kind is bytearray:
+        if kind is bytes or kind is bytearray:
             set_default_header(headers, 'content-length', len(body))
         elif kind is Body or kind is BodyIter:
             set_default_header(headers, 'content-length', body.content_length)
@@ -73,6 +71,15 @@ def set_output_headers(headers: Headers, body: Any) -> None:
         raise ValueError(
             'cannot have both content-length and transfer-encoding headers'
         )
+
+
+def _announced_body(reader: Reader, headers: Headers) -> Any:
+    """The body a preamble's framing header announces (``None`` for neither)."""
+    if 'content-length' in headers:
+        return Body(reader, headers['content-length'])
+    if 'transfer-encoding' in headers:
+        return ChunkedBody(reader)
+    return None
 
 
 def read_request(
@@ -87,13 +94,7 @@ def read_request(
     if preamble is None:
         raise EmptyPreambleError('request preamble is empty')
     (method, uri, headers, path, query) = parse_request(preamble)
-    if 'content-length' in headers:
-        body: Any = Body(reader, headers['content-length'])
-    elif 'transfer-encoding' in headers:
-        body = ChunkedBody(reader)
-    else:
-        body = None
-    return (method, uri, headers, body, path, query)
+    return (method, uri, headers, _announced_body(reader, headers), path, query)
 
 
 def read_response(reader: Reader, method: str) -> Response:
@@ -109,14 +110,7 @@ def read_response(reader: Reader, method: str) -> Response:
     (status, reason, headers) = parse_response(preamble)
     if status < 200:
         (status, reason, headers) = _skip_interim(reader, preamble, headers)
-    if method == 'HEAD':
-        body: Any = None
-    elif 'content-length' in headers:
-        body = Body(reader, headers['content-length'])
-    elif 'transfer-encoding' in headers:
-        body = ChunkedBody(reader)
-    else:
-        body = None
+    body = None if method == 'HEAD' else _announced_body(reader, headers)
     # tuple.__new__ builds the namedtuple without its Python-level __new__.
     return tuple.__new__(Response, (status, reason, headers, body))
 
@@ -168,10 +162,7 @@ def write_request(
     writer: Writer, method: str, uri: str, headers: Headers, body: Any
 ) -> int:
     """Add the framing header, render and send a request; return bytes sent."""
-    if type(body) is bytes and not headers:
-        headers['content-length'] = len(body)  # the usual case, made cheap
-    else:
-        set_output_headers(headers, body)
+    set_output_headers(headers, body)
     return _write_message(writer, render_request(method, uri, headers), body)
 
 
@@ -179,8 +170,5 @@ def write_response(
     writer: Writer, status: int, reason: str, headers: Headers, body: Any
 ) -> int:
     """Add the framing header, render and send a response; return bytes sent."""
-    if type(body) is bytes and not headers:
-        headers['content-length'] = len(body)  # the usual case, made cheap
-    else:
-        set_output_headers(headers, body)
+    set_output_headers(headers, body)
     return _write_message(writer, render_response(status, reason, headers), body)
