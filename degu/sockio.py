@@ -189,8 +189,7 @@ class Reader:
         when the terminator is not within ``BUF_LEN`` bytes, or the peer
         closed mid-preamble.
         """
-        if self._closed:
-            raise ValueError('Connection is closed')
+        self._check_open()
         self._interim = b''
         buf = self._buf
         start = self._start
@@ -314,25 +313,17 @@ class Reader:
 
     def take(self, size: int) -> memoryview:
         """Like ``read()``, but a view that is only valid until the next read."""
-        if self._closed:
-            raise ValueError('Connection is closed')
+        self._check_open()
         return self._take(size)
 
     def read(self, size: int) -> bytes:
         """Return exactly *size* bytes, or raise ``ValueError`` on early EOF."""
-        if self._closed:
-            raise ValueError('Connection is closed')
-        start = self._start
-        if size <= self._stop - start and not self._interim:
-            # Already buffered (a small body that came with its preamble).
-            self._start = start + size
-            return self._view[start:start + size].tobytes()
+        self._check_open()
         return self._take(size).tobytes()
 
     def read_chunk_data(self, size: int) -> bytes:
         """Return *size* bytes of chunk data, checking the CRLF that ends them."""
-        if self._closed:
-            raise ValueError('Connection is closed')
+        self._check_open()
         view = self._take(size + 2)
         if view[size:] != LINE_END:
             raise ValueError(
@@ -403,22 +394,13 @@ class Writer:
             self._size = 0
             self.sock.close()
 
-    def _send_all(self, data: Buffer) -> None:
-        sent = self._send(data)
-        if type(sent) is not int or sent != len(data):
-            self._send_rest(data, sent)
-
     def send_all(self, data: Buffer) -> None:
         """Send *data* now; the queue must be empty (a whole small message)."""
         if self._closed:
             raise ValueError('Connection is closed')
         sent = self._send(data)
         if type(sent) is not int or sent != len(data):
-            self._send_rest(data, sent)
-
-    def _send_rest(self, data: Buffer, sent: Any) -> None:
-        """Finish a send() that did not take all of *data* (or returned junk)."""
-        write_rest(self._send, data, sent)
+            write_rest(self._send, data, sent)
 
     def write_now(self, data: Buffer) -> int:
         """Send the queue, then *data* itself: for views of reused buffers."""
@@ -434,7 +416,7 @@ class Writer:
         if self._size + size > BUF_LEN:
             self.flush()
             if size > BUF_LEN:
-                self._send_all(data)
+                self.send_all(data)
                 return size
         self._parts.append(data)
         self._size += size
@@ -447,4 +429,4 @@ class Writer:
             data = parts[0] if len(parts) == 1 else b''.join(parts)
             self._parts = []
             self._size = 0
-            self._send_all(data)
+            self.send_all(data)
