@@ -23,6 +23,7 @@ from . import _check_sslconfig, _ServerProcess
 from .base import parse_headers, write_chunk
 from .server import Request
 from .sslhelpers import TempPKI as TempPKI  # re-exported
+from .util import _with_query
 
 __all__ = ('parse_headers', 'write_chunk')
 
@@ -118,10 +119,7 @@ def mkuri(*path: str, query: Optional[str] = None) -> str:
     >>> mkuri('foo', 'bar', query='k=v')
     '/foo/bar?k=v'
     """
-    uri = '/' + '/'.join(path)
-    if query is None:
-        return uri
-    return uri + '?' + query
+    return _with_query(list(path), query)
 
 
 # ---------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from .limits import (
 from .messages import Response, read_request, write_response
 from .limits import DELETE_BIT, GET_BIT, HEAD_BIT, POST_BIT, PUT_BIT
 from .sockio import Reader, Writer
+from .util import relative_uri, shift_path
 
 __all__ = ('Server', 'SSLServer', 'Session', 'Request')
 
@@ -322,16 +323,11 @@ class Request:
         """Move the next path component onto ``mount`` and return it (None if none)."""
         if not self._path:
             return None
-        component = self._path.pop(0)
-        self._mount.append(component)
-        return component
+        return shift_path(self)
 
     def build_proxy_uri(self) -> str:
         """The URI for an upstream server: remaining path plus query."""
-        uri = '/' + '/'.join(self._path)
-        if self._query is not None:
-            return uri + '?' + self._query
-        return uri
+        return relative_uri(self)
 
     def __repr__(self) -> str:
         return (
