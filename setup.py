@@ -19,6 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # (degu/errors.py stays pure Python: mypyc cannot compile subclasses of
 # built-in exceptions, and nothing there is on the hot path.)
 MYPYC_MODULES = [
+    'degu/caches.py',
     'degu/ranges.py',
     'degu/parsing.py',
     'degu/rendering.py',

@@ -33,6 +33,7 @@ The grammar, rule by rule (``SP`` is one space, ``CRLF`` is ``b'\\r\\n'``)::
 
 from typing import Any, Dict, List, Optional, Tuple, Union
 
+from .caches import remember
 from .errors import TYPE_ERROR
 from .limits import (
     DELETE_BIT,
@@ -298,12 +299,8 @@ def parse_header_line(line: bytes) -> Tuple[str, Any]:
 
 # Lines repeat from message to message ('HTTP/1.1 200 OK', 'Host: ...',
 # 'Content-Length: 100'), so each line parser remembers the results for the
-# lines it has already accepted.  A cache only ever holds results that the
-# parse function itself returned, so it can never accept what the function
-# would refuse; a line it has not seen goes through the full checks.  Each
-# cache is emptied when it reaches CACHE_MAX entries, so a peer sending
-# endless new lines costs memory no more than that.
-CACHE_MAX = 512
+# lines it has already accepted (degu.caches: bounded, holding only what the
+# full checks returned); a line it has not seen goes through those checks.
 
 # Whole preambles repeat as well (the same request shape, over and over on a
 # keep-alive connection), so the short ones are remembered whole; callers
@@ -324,10 +321,7 @@ def _parse_header_lines(lines: List[bytes], isresponse: bool) -> Headers:
     for line in lines:
         item = cache.get(line)
         if item is None:
-            item = parse_header_line(line)
-            if len(cache) >= CACHE_MAX:
-                cache.clear()
-            cache[line] = item
+            item = remember(cache, line, parse_header_line(line))
         name = item[0]
         if name in headers:
             raise ValueError('duplicate header: {!r}'.format(line))
@@ -436,9 +430,8 @@ def parse_request(
     else:
         headers = {}
     if len(preamble) <= PREAMBLE_CACHE_LEN:
-        if len(_requests) >= CACHE_MAX:
-            _requests.clear()
-        _requests[preamble] = (first[0], first[1], dict(headers), first[2], first[3])
+        remember(_requests, preamble,
+                 (first[0], first[1], dict(headers), first[2], first[3]))
     return (first[0], first[1], headers, list(first[2]), first[3])
 
 
@@ -446,11 +439,8 @@ def _remember_request_line(
     line: bytes,
 ) -> Tuple[str, str, Tuple[str, ...], Optional[str], int]:
     (method, uri, _mount, path, query) = parse_request_line(line)
-    first = (method, uri, tuple(path), query, _METHOD_NAMES[method][1])
-    if len(_request_lines) >= CACHE_MAX:
-        _request_lines.clear()
-    _request_lines[line] = first
-    return first
+    return remember(_request_lines, line,
+                    (method, uri, tuple(path), query, _METHOD_NAMES[method][1]))
 
 
 def parse_response(preamble: bytes) -> Tuple[int, str, Headers]:
@@ -467,19 +457,14 @@ def parse_response(preamble: bytes) -> Tuple[int, str, Headers]:
     line = lines[0]
     first = _status_lines.get(line)
     if first is None:
-        first = parse_response_line(line)
-        if len(_status_lines) >= CACHE_MAX:
-            _status_lines.clear()
-        _status_lines[line] = first
+        first = remember(_status_lines, line, parse_response_line(line))
     if len(lines) > 1:
         del lines[0]
         headers = _parse_header_lines(lines, True)
     else:
         headers = {}
     if len(preamble) <= PREAMBLE_CACHE_LEN:
-        if len(_responses) >= CACHE_MAX:
-            _responses.clear()
-        _responses[preamble] = (first[0], first[1], dict(headers))
+        remember(_responses, preamble, (first[0], first[1], dict(headers)))
     return (first[0], first[1], headers)
 
 

@@ -18,6 +18,7 @@ The contract every function here follows:
 
 from typing import Any, Dict, List, Optional, Tuple
 
+from .caches import remember
 from .errors import TYPE_ERROR, TYPE_ERROR2
 from .limits import BUF_LEN, MAX_HEADER_COUNT, MAX_IO_SIZE, SCRATCH_LEN
 from .tables import EXTKEY_BYTES, EXTVAL_BYTES, KEY_BYTES
@@ -33,21 +34,24 @@ def _is_line_safe(text: str) -> bool:
     return bool(text) and text.isascii() and '\r' not in text and '\n' not in text
 
 
+def _is_in_table(text: str, table: bytes) -> bool:
+    """True if *text* is non-empty ASCII made only of the bytes in *table*."""
+    return bool(text) and text.isascii() and not text.encode('ascii').translate(None, table)
+
+
 def _check_key(key: Any) -> None:
     if type(key) is not str:
         raise TypeError(TYPE_ERROR.format('key', str, type(key), key))
     if len(key) > SCRATCH_LEN:
         raise ValueError('key is too long: {!r}'.format(key))
-    if not key or not key.isascii() or key.encode('ascii').translate(None, KEY_BYTES):
+    if not _is_in_table(key, KEY_BYTES):
         raise ValueError('bad key: {!r}'.format(key))
 
 
-# What has already passed the checks is remembered, so the next message
-# with the same header key, header line, URI or status line skips them: the
-# same bounded caches as the parser's (emptied when they reach CACHE_MAX
-# entries).  Header lines are remembered only for str and int values, keyed
+# What has already passed the checks is remembered (degu.caches), so the
+# next message with the same header key, header line, URI or status line
+# skips them.  Header lines are remembered only for str and int values, keyed
 # by the value's type too, so that 1, 1.0 and True never share a rendering.
-CACHE_MAX = 512
 _good_keys: Dict[str, bool] = {}
 _header_lines: Dict[Tuple[str, type, Any], str] = {}
 _request_lines: Dict[str, str] = {}
@@ -56,9 +60,7 @@ _status_lines: Dict[Tuple[int, str], str] = {}
 
 def _remember_key(key: Any) -> None:
     _check_key(key)
-    if len(_good_keys) >= CACHE_MAX:
-        _good_keys.clear()
-    _good_keys[key] = True
+    remember(_good_keys, key, True)
 
 
 def _render(first_line: str, headers: Any) -> bytes:
@@ -89,10 +91,7 @@ def _render(first_line: str, headers: Any) -> bytes:
             cache_key = (key, kind, value)
             line = lines.get(cache_key)
             if line is None:
-                line = _render_line(key, value)
-                if len(lines) >= CACHE_MAX:
-                    lines.clear()
-                lines[cache_key] = line
+                line = remember(lines, cache_key, _render_line(key, value))
         else:
             line = _render_line(key, value)
         out += line
@@ -126,10 +125,7 @@ def render_request(method: Any, uri: Any, headers: Any) -> bytes:
             raise TypeError(TYPE_ERROR.format('uri', str, type(uri), uri))
         if not _is_line_safe(uri) or ' ' in uri:
             raise ValueError('bad uri: {!r}'.format(uri))
-        line = ' ' + uri + ' HTTP/1.1'
-        if len(_request_lines) >= CACHE_MAX:
-            _request_lines.clear()
-        _request_lines[uri] = line
+        line = remember(_request_lines, uri, ' ' + uri + ' HTTP/1.1')
     return _render(method + line, headers)
 
 
@@ -149,10 +145,8 @@ def render_response(status: Any, reason: Any, headers: Any) -> bytes:
             raise TypeError(TYPE_ERROR.format('reason', str, type(reason), reason))
         if not _is_line_safe(reason):
             raise ValueError('bad reason: {!r}'.format(reason))
-        line = 'HTTP/1.1 ' + str(status) + ' ' + reason
-        if len(_status_lines) >= CACHE_MAX:
-            _status_lines.clear()
-        _status_lines[(status, reason)] = line
+        line = remember(_status_lines, (status, reason),
+                        'HTTP/1.1 ' + str(status) + ' ' + reason)
     return _render(line, headers)
 
 
@@ -166,19 +160,9 @@ def _check_extension(ext: Any) -> str:
         raise ValueError('chunk[0]: need a 2-tuple; got a {}-tuple'.format(len(ext)))
     (key, value) = ext
     # Re-checked on output so an app can never break the chunk framing.
-    if (
-        type(key) is not str
-        or not key.isascii()
-        or not key
-        or key.encode('ascii').translate(None, EXTKEY_BYTES)
-    ):
+    if type(key) is not str or not _is_in_table(key, EXTKEY_BYTES):
         raise ValueError('bad chunk extension key: {!r}'.format(key))
-    if (
-        type(value) is not str
-        or not value.isascii()
-        or not value
-        or value.encode('ascii').translate(None, EXTVAL_BYTES)
-    ):
+    if type(value) is not str or not _is_in_table(value, EXTVAL_BYTES):
         raise ValueError('bad chunk extension value: {!r}'.format(value))
     return ';' + key + '=' + value
 

@@ -10,6 +10,7 @@ import os
 import pytest
 
 COMPILED = (
+    'degu.caches',
     'degu.ranges',
     'degu.parsing',
     'degu.rendering',
