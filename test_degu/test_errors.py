@@ -26,3 +26,54 @@ def test_reexported_by_base():
     assert base.EmptyPreambleError is errors.EmptyPreambleError
     assert base.TYPE_ERROR is errors.TYPE_ERROR
     assert base.TYPE_ERROR2 is errors.TYPE_ERROR2
+
+
+# --- The error hierarchy ------------------------------------------------------
+
+from degu.errors import (
+    ConnectionClosedError,
+    ContentTooLargeError,
+    HeadersTooLargeError,
+    ProtocolError,
+    UnsupportedError,
+    URITooLongError,
+    VersionError,
+    error_status,
+)
+
+PROTOCOL_ERRORS = [
+    (ProtocolError, 400, 'Bad Request'),
+    (ContentTooLargeError, 413, 'Content Too Large'),
+    (URITooLongError, 414, 'URI Too Long'),
+    (HeadersTooLargeError, 431, 'Request Header Fields Too Large'),
+    (UnsupportedError, 501, 'Not Implemented'),
+    (VersionError, 505, 'HTTP Version Not Supported'),
+]
+
+
+def test_protocol_errors_are_value_errors():
+    # Code written against the first release catches ValueError.
+    for (cls, status, reason) in PROTOCOL_ERRORS:
+        assert issubclass(cls, ProtocolError)
+        assert issubclass(cls, ValueError)
+        assert not issubclass(cls, OSError)
+        e = cls('bad thing: {!r}'.format(b'x'))
+        assert str(e) == "bad thing: b'x'"
+        assert (e.status, e.reason) == (status, reason)
+        assert error_status(e) == (status, reason)
+
+
+def test_error_status_of_anything_else_is_500():
+    for e in (ValueError('x'), TypeError('x'), RuntimeError('x'), OSError('x')):
+        assert error_status(e) == (500, 'Internal Server Error')
+
+
+def test_connection_closed_error():
+    # Both a ConnectionError (what it is) and a ValueError (what the first
+    # release raised for a closed connection).
+    e = ConnectionClosedError('Connection is closed')
+    assert isinstance(e, ConnectionError)
+    assert isinstance(e, ValueError)
+    assert str(e) == 'Connection is closed'
+    assert not issubclass(ConnectionClosedError, ProtocolError)
+    assert not issubclass(EmptyPreambleError, ValueError)
