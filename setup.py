@@ -26,6 +26,8 @@ MYPYC_MODULES = [
     'degu/sockio.py',
     'degu/bodies.py',
     'degu/messages.py',
+    'degu/session.py',
+    'degu/handler.py',
     'degu/server.py',
     'degu/client.py',
 ]

@@ -393,10 +393,10 @@ def _build_degu_server(spec: ServerSpec, counter: ErrorCounter,
         class ProfiledServer(Server):
             """Profiles the (single) connection thread, then saves the stats."""
 
-            def _worker(self, *args: Any) -> None:
+            def _connection(self, *args: Any) -> None:
                 profiler.enable()
                 try:
-                    super()._worker(*args)
+                    super()._connection(*args)
                 finally:
                     profiler.disable()
                     profiler.dump_stats(path)

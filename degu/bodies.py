@@ -15,11 +15,13 @@ Every body object walks one state machine and never goes back::
   connection that connection is closed too, because its stream position is
   now unknown.  Nothing is ever half-consumed silently.
 
-Incoming bodies read from a ``degu.sockio.Reader`` (fast path, shares the
-connection's buffer) or from any object with ``readinto()`` (and
-``readline()`` for chunked data), such as a file or ``io.BytesIO``.
-Outgoing bodies are written with ``body.write_to(wfile)``, where ``wfile`` has
-a ``write()`` method: a ``degu.sockio.Writer`` or any file-like object.
+Incoming bodies read from a live connection (a ``degu.sockio.Stream``,
+sharing its buffer) or from any object with ``readinto()`` (and
+``readline()`` for chunked data), such as a file or ``io.BytesIO``, which
+``FileSource`` adapts to the same ``Source`` interface: the body classes
+never ask which kind of source they have.  Outgoing bodies are written with
+``body.write_to(wfile)``, where ``wfile`` has a ``write()`` method: a
+``Stream`` or any file-like object.
 
 A chunk is the tuple ``(extension, data)``: ``extension`` is ``None`` or a
 ``(key, value)`` pair of str, ``data`` is ``bytes``; the final chunk of a
@@ -27,9 +29,9 @@ chunked body has ``data == b''``.
 """
 
 from collections import namedtuple
-from typing import Any, Callable, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Iterable, Iterator, Optional, Tuple
 
-from .errors import TYPE_ERROR
+from .errors import TYPE_ERROR, ContentTooLargeError, ProtocolError
 from .limits import (
     BODY_CONSUMED,
     BODY_ERROR,
@@ -44,7 +46,7 @@ from .limits import (
 from .parsing import parse_chunk
 from .ranges import ContentRange, Range
 from .rendering import format_chunk
-from .sockio import Reader, Writer, _check_received, write_rest
+from .sockio import Source, Stream, _check_received, write_rest
 
 Chunk = Tuple[Optional[Tuple[str, str]], bytes]
 CRLF = b'\r\n'
@@ -74,13 +76,77 @@ def _check_content_length(content_length: Any) -> int:
     return content_length
 
 
-def _check_rfile(rfile: Any, chunked: bool) -> None:
-    if type(rfile) is Reader:
-        return
-    if not callable(rfile.readinto):
-        raise TypeError('rfile.readinto() is not callable')
-    if chunked and not callable(rfile.readline):
-        raise TypeError('rfile.readline() is not callable')
+class FileSource(Source):
+    """Any ``rfile`` with ``readinto()`` (and ``readline()`` for chunked data),
+    seen through the ``Source`` interface that a ``Stream`` has natively.
+
+    The checks of the ``rfile`` contract live here: ``readinto()`` must
+    return an ``int`` in range (``0`` meaning end of data), ``readline()`` a
+    ``bytes`` line of at most the size asked for, ending in CRLF.
+    """
+
+    __slots__ = ('_readinto', '_readline')
+
+    def __init__(self, rfile: Any, chunked: bool) -> None:
+        # A missing method is an AttributeError, as it would be on first use.
+        self._readinto = rfile.readinto
+        if not callable(self._readinto):
+            raise TypeError('rfile.readinto() is not callable')
+        self._readline: Any = None
+        if chunked:
+            self._readline = rfile.readline
+            if not callable(self._readline):
+                raise TypeError('rfile.readline() is not callable')
+
+    def readinto(self, dst: memoryview) -> int:
+        return _check_received(self._readinto(dst), len(dst))
+
+    def read(self, size: int) -> bytes:
+        out = bytearray(size)
+        view = memoryview(out)
+        got = 0
+        while got < size:
+            added = self.readinto(view[got:])
+            if added == 0:
+                raise ProtocolError(
+                    'expected to read {} bytes, but received {}'.format(size, got)
+                )
+            got += added
+        return bytes(out)
+
+    def take(self, size: int) -> memoryview:
+        return memoryview(self.read(size))
+
+    def readline(self, size: int) -> bytes:
+        line = self._readline(size)
+        if type(line) is not bytes:
+            raise TypeError(
+                'need a {!r}; readline() returned a {!r}'.format(bytes, type(line))
+            )
+        if len(line) > size:
+            raise ValueError('readline() returned too many bytes: {} > {}'.format(
+                len(line), size
+            ))
+        if line[-2:] != CRLF:
+            raise ProtocolError('{!r} not found in {!r}...'.format(CRLF, line[:32]))
+        return line
+
+    def read_chunk_data(self, size: int) -> bytes:
+        raw = self.read(size + 2)
+        if raw[-2:] != CRLF:
+            raise ProtocolError('bad chunk data termination: {!r}'.format(raw[-2:]))
+        return raw[:-2]
+
+    def fail(self) -> None:
+        """Nothing to do: a file is not a connection that could be left astray."""
+
+
+def _source(rfile: Any, chunked: bool) -> Source:
+    """What a body reads through: a ``Stream`` as it is, anything else adapted."""
+    if type(rfile) is Stream:
+        src: Source = rfile
+        return src
+    return FileSource(rfile, chunked)
 
 
 def _get_write(wfile: Any) -> Callable[[Any], Any]:
@@ -98,51 +164,14 @@ def _write_all(write: Callable[[Any], Any], data: bytes) -> int:
     return len(data)
 
 
-def _read_exactly(rfile: Any, size: int) -> bytes:
-    """Read exactly *size* bytes, or raise ``ValueError`` if the data ends early."""
-    if type(rfile) is Reader:
-        return rfile.read(size)
-    out = bytearray(size)
-    view = memoryview(out)
-    readinto = rfile.readinto
-    got = 0
-    while got < size:
-        added = _check_received(readinto(view[got:]), size - got)
-        if added == 0:
-            raise ValueError(
-                'expected to read {} bytes, but received {}'.format(size, got)
-            )
-        got += added
-    return bytes(out)
-
-
-def _readline(rfile: Any) -> bytes:
-    """Read one chunk-size line, CRLF included, of at most ``MAX_LINE_LEN`` bytes."""
-    if type(rfile) is Reader:
-        return rfile.readline(MAX_LINE_LEN)
-    line = rfile.readline(MAX_LINE_LEN)
-    if type(line) is not bytes:
-        raise TypeError(
-            'need a {!r}; readline() returned a {!r}'.format(bytes, type(line))
-        )
-    if len(line) > MAX_LINE_LEN:
-        raise ValueError('readline() returned too many bytes: {} > {}'.format(
-            len(line), MAX_LINE_LEN
-        ))
-    if line[-2:] != CRLF:
-        raise ValueError('{!r} not found in {!r}...'.format(CRLF, line[:32]))
-    return line
+def _readchunk(src: Source) -> Chunk:
+    (size, extension) = parse_chunk(src.readline(MAX_LINE_LEN)[:-2])
+    return (extension, src.read_chunk_data(size))
 
 
 def readchunk(rfile: Any) -> Chunk:
     """Read one chunk from *rfile* and return it as ``(extension, data)``."""
-    (size, extension) = parse_chunk(_readline(rfile)[:-2])
-    if type(rfile) is Reader:
-        return (extension, rfile.read_chunk_data(size))
-    raw = _read_exactly(rfile, size + 2)
-    if raw[-2:] != CRLF:
-        raise ValueError('bad chunk data termination: {!r}'.format(raw[-2:]))
-    return (extension, raw[:-2])
+    return _readchunk(_source(rfile, True))
 
 
 def write_chunk(wfile: Any, chunk: Any) -> int:
@@ -176,25 +205,25 @@ class _StateMachine:
 
 
 class _IncomingBody(_StateMachine):
-    """What ``Body`` and ``ChunkedBody`` share: the source they read from."""
+    """What ``Body`` and ``ChunkedBody`` share: what they read from.
 
-    __slots__ = ('_rfile',)
+    ``rfile`` is the object given to the constructor; ``_src`` is the same
+    object seen as a ``Source`` (itself when it is a ``Stream``).
+    """
+
+    __slots__ = ('_rfile', '_src')
 
     _rfile: Any
+    _src: Source
 
     @property
     def rfile(self) -> Any:
         return self._rfile
 
-    def _rfile_name(self) -> str:
-        return '<reader>' if type(self._rfile) is Reader else '<rfile>'
-
     def _fail(self) -> None:
-        """Enter BODY_ERROR; a live connection is closed (its position is lost)."""
+        """Enter BODY_ERROR; a live connection is told (its position is lost)."""
         self._state = BODY_ERROR
-        rfile = self._rfile
-        if type(rfile) is Reader:
-            rfile.close()
+        self._src.fail()
 
 
 class _OutgoingBody(_StateMachine):
@@ -227,8 +256,7 @@ class Body(_IncomingBody):
         length: int = content_length
         if not (0 <= length <= MAX_LENGTH):
             _check_content_length(length)
-        if type(rfile) is not Reader:
-            _check_rfile(rfile, False)
+        self._src = _source(rfile, False)
         self._content_length = length
         self._rfile = rfile
         self._remaining = length
@@ -244,7 +272,7 @@ class Body(_IncomingBody):
 
     def __repr__(self) -> str:
         return '{}({}, {})'.format(
-            type(self).__name__, self._rfile_name(), self._content_length
+            type(self).__name__, self._src.label(), self._content_length
         )
 
     def read(self, size: Any = None) -> bytes:
@@ -261,9 +289,13 @@ class Body(_IncomingBody):
         want: int
         if size is None:
             if remaining > MAX_IO_SIZE:
-                raise ValueError('would exceed max read size: {} > {}'.format(
-                    remaining, MAX_IO_SIZE
-                ))
+                # Too much for one bytes object: the body stays READY, so an
+                # app may still stream it (iterate, or read(size) in pieces).
+                raise ContentTooLargeError(
+                    'would exceed max read size: {} > {}'.format(
+                        remaining, MAX_IO_SIZE
+                    )
+                )
             want = remaining
         elif type(size) is not int:
             raise TypeError(TYPE_ERROR.format('size', int, type(size), size))
@@ -283,12 +315,8 @@ class Body(_IncomingBody):
             want = remaining
         if not want:
             return b''
-        rfile = self._rfile
         try:
-            if type(rfile) is Reader:
-                data = rfile.read(want)
-            else:
-                data = _read_exactly(rfile, want)
+            data = self._src.read(want)
         except BaseException:
             self._fail()
             raise
@@ -300,11 +328,11 @@ class Body(_IncomingBody):
         return self._iter()
 
     def _iter(self) -> Iterator[bytes]:
-        rfile = self._rfile
+        src = self._src
         try:
             while self._remaining > 0:
                 size = min(IO_SIZE, self._remaining)
-                data = _read_exactly(rfile, size)
+                data = src.read(size)
                 self._remaining -= size
                 yield data
         except BaseException:
@@ -316,22 +344,22 @@ class Body(_IncomingBody):
         """Copy the whole body to ``wfile.write()``; return the byte count."""
         write = _get_write(wfile)
         self._start(True)
-        rfile = self._rfile
+        src = self._src
         total = 0
         try:
-            if (type(rfile) is Reader and type(wfile) is Writer
+            if (type(src) is Stream and type(wfile) is Stream
                     and self._remaining > BUF_LEN):
                 # Relaying between connections: move each piece straight from
-                # the reader's buffer to the socket, without a copy.  (A body
+                # the stream's buffer to the socket, without a copy.  (A body
                 # that fits in BUF_LEN is queued instead, so it shares the
                 # preamble's send().)
                 while self._remaining > 0:
                     size = min(IO_SIZE, self._remaining)
-                    total += wfile.write_now(rfile.take(size))
+                    total += wfile.write_now(src.take(size))
                     self._remaining -= size
             while self._remaining > 0:
                 size = min(IO_SIZE, self._remaining)
-                total += _write_all(write, _read_exactly(rfile, size))
+                total += _write_all(write, src.read(size))
                 self._remaining -= size
         except BaseException:
             self._fail()
@@ -352,7 +380,7 @@ class ChunkedBody(_IncomingBody):
     __slots__ = ()
 
     def __init__(self, rfile: Any) -> None:
-        _check_rfile(rfile, True)
+        self._src = _source(rfile, True)
         self._rfile = rfile
         self._state = BODY_READY
 
@@ -361,11 +389,11 @@ class ChunkedBody(_IncomingBody):
         return True
 
     def __repr__(self) -> str:
-        return '{}({})'.format(type(self).__name__, self._rfile_name())
+        return '{}({})'.format(type(self).__name__, self._src.label())
 
     def _next(self) -> Chunk:
         try:
-            return readchunk(self._rfile)
+            return _readchunk(self._src)
         except BaseException:
             self._fail()
             raise
@@ -379,23 +407,31 @@ class ChunkedBody(_IncomingBody):
         return chunk
 
     def read(self) -> bytes:
-        """Return the data of all remaining chunks joined (at most 16 MiB)."""
+        """Return the data of all remaining chunks joined (at most 16 MiB).
+
+        The data is gathered in one growing ``bytearray``, not as a list of
+        one ``bytes`` object per chunk: a peer sending millions of tiny
+        chunks then costs about the bytes it sent, not fifty times that.
+        """
         self._start(False)
-        parts: List[bytes] = []
-        total = 0
-        while True:
-            data = self._next()[1]
-            if not data:
-                break
-            total += len(data)
+        first = self._next()[1]
+        data = self._next()[1] if first else first
+        if not data:
+            # One chunk (or none), the usual case: no copy at all.
+            self._state = BODY_CONSUMED
+            return first
+        out = bytearray(first)
+        while data:
+            total = len(out) + len(data)
             if total > MAX_IO_SIZE:
                 self._fail()
-                raise ValueError('chunks exceed MAX_IO_SIZE: {} > {}'.format(
-                    total, MAX_IO_SIZE
-                ))
-            parts.append(data)
+                raise ContentTooLargeError(
+                    'chunks exceed MAX_IO_SIZE: {} > {}'.format(total, MAX_IO_SIZE)
+                )
+            out += data
+            data = self._next()[1]
         self._state = BODY_CONSUMED
-        return b''.join(parts)
+        return bytes(out)
 
     def __iter__(self) -> Iterator[Chunk]:
         self._start(True)

@@ -14,18 +14,9 @@ and chunk lines on stderr, body data on stdout::
 
 ``bench`` is handed to ``degu.bench.main()`` (imported only when used).
 
-Addresses are written the way people type them and turned into the forms
-``degu.server.Server`` and ``degu.client.Client`` take:
-
-=========================  ===========================================
-``HOST:PORT``              ``(HOST, PORT)`` -- IPv4 address or name
-``[V6ADDR]:PORT``          ``(V6ADDR, PORT, 0, 0)``
-``[V6ADDR%SCOPE]:PORT``    ``(V6ADDR, PORT, 0, SCOPE_ID)``; SCOPE is a
-                           number or an interface name such as ``eth0``
-anything with a ``/``      an ``AF_UNIX`` socket file (made absolute)
-``@NAME`` (Linux)          the abstract ``AF_UNIX`` name ``b'\\0NAME'``;
-                           a lone ``@`` lets the kernel pick one
-=========================  ===========================================
+Addresses are written the way people type them (``HOST:PORT``,
+``[V6ADDR]:PORT``, a socket path, ``@NAME``); ``degu.addresses.parse_address()``
+turns them into the forms ``Server`` and ``Client`` take.
 
 Exit status: 0 on success (``serve`` stopped by a signal counts as success,
 ``request`` got a status below 400), 1 on a runtime failure or an HTTP
@@ -39,7 +30,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
 from typing import (
@@ -47,18 +37,27 @@ from typing import (
 )
 
 from . import __version__
+from .addresses import parse_address
+from .limits import (
+    CLIENT_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_REQUESTS,
+    DEFAULT_TIMEOUT,
+    MAX_IO_SIZE,
+    METHOD_BITS,
+    METHODS,
+    PUT_POST_MASK,
+)
 
 __all__ = ('main', 'parse_address', 'load_app', 'build_parser')
 
 DEFAULT_ADDRESS = '127.0.0.1:8000'
 """Loopback only, so a bare ``serve`` never exposes files to the network."""
 
-MAX_PORT = 65535
-
 READ_SIZE = 65536
 """Piece size when streaming a ``--chunked`` request body from a file or stdin."""
 
-MAX_STDIN_BODY = 16777216
+MAX_STDIN_BODY = MAX_IO_SIZE
 """Largest non-chunked body read from stdin (``MAX_IO_SIZE``, one ``bytes``)."""
 
 SHOWN_CHUNK_BYTES = 32
@@ -71,83 +70,6 @@ Chunk = Tuple[Optional[Tuple[str, str]], bytes]
 
 
 # -- addresses ---------------------------------------------------------------
-
-def _parse_port(text: str, original: str) -> int:
-    if not (text.isdigit() and text.isascii()) or len(text) > 5:
-        raise ValueError('bad port in address {!r}: {!r}'.format(original, text))
-    port = int(text)
-    if port > MAX_PORT:
-        raise ValueError('port out of range in address {!r}: {}'.format(original, port))
-    return port
-
-
-def _parse_scope(scope: str, original: str) -> int:
-    if scope.isdigit() and scope.isascii():
-        return int(scope)
-    try:
-        return socket.if_nametoindex(scope)
-    except OSError:
-        raise ValueError(
-            'unknown IPv6 scope in address {!r}: {!r}'.format(original, scope)
-        ) from None
-
-
-def parse_address(text: str) -> Address:
-    """Turn a command-line address into a ``Server``/``Client`` address.
-
-    >>> parse_address('127.0.0.1:8000')
-    ('127.0.0.1', 8000)
-    >>> parse_address('[::1]:0')
-    ('::1', 0, 0, 0)
-    >>> parse_address('[fe80::1%3]:5984')
-    ('fe80::1', 5984, 0, 3)
-    >>> parse_address('/run/app.socket')
-    '/run/app.socket'
-    >>> parse_address('@degu')
-    b'\\x00degu'
-    >>> parse_address('::1:8000')
-    Traceback (most recent call last):
-      ...
-    ValueError: IPv6 addresses need brackets, like [::1]:8000; got '::1:8000'
-    """
-    if type(text) is not str:
-        raise TypeError('address: need a str; got {!r}'.format(type(text)))
-    if not text:
-        raise ValueError('address is empty')
-    if '/' in text:
-        return os.path.abspath(text)
-    if text.startswith('@'):
-        if not sys.platform.startswith('linux'):
-            raise ValueError(
-                'abstract AF_UNIX names need Linux; got {!r}'.format(text)
-            )
-        name = text[1:]
-        return b'\x00' + name.encode() if name else b''
-    if text.startswith('['):
-        (inside, sep, rest) = text[1:].partition(']')
-        if not sep or not rest.startswith(':'):
-            raise ValueError(
-                'bad IPv6 address, need [V6ADDR]:PORT; got {!r}'.format(text)
-            )
-        port = _parse_port(rest[1:], text)
-        (host, pct, scope) = inside.partition('%')
-        if not host or ':' not in host:
-            raise ValueError('bad IPv6 address in {!r}: {!r}'.format(text, host))
-        scope_id = _parse_scope(scope, text) if pct else 0
-        return (host, port, 0, scope_id)
-    (host, sep, port_text) = text.rpartition(':')
-    if not sep:
-        raise ValueError(
-            'need HOST:PORT, [V6ADDR]:PORT or a socket path; got {!r}'.format(text)
-        )
-    if ':' in host:
-        raise ValueError(
-            'IPv6 addresses need brackets, like [::1]:8000; got {!r}'.format(text)
-        )
-    if not host:
-        raise ValueError('host is empty in address {!r}'.format(text))
-    return (host, _parse_port(port_text, text))
-
 
 def _address_arg(text: str) -> Address:
     """argparse ``type=``: a bad address becomes a usage error (exit status 2)."""
@@ -509,7 +431,7 @@ def cmd_request(parser: argparse.ArgumentParser, args: argparse.Namespace,
     """Send one request, show the response; 0 if status < 400, else 1."""
     if args.chunked and args.data_file is None:
         parser.error('--chunked needs --data-file')
-    if args.data_file is not None and args.method not in ('PUT', 'POST'):
+    if args.data_file is not None and not METHOD_BITS[args.method] & PUT_POST_MASK:
         parser.error('only PUT and POST requests can have a body')
     if args.tls and args.tls_config:
         parser.error('--tls and --tls-config exclude each other')
@@ -616,11 +538,13 @@ def _add_serve(subparsers: Any) -> argparse.ArgumentParser:
                           'for "request --tls-config"')
     opts = p.add_argument_group('server options')
     opts.add_argument('--max-connections', type=_positive_int, metavar='N',
-                      help='concurrent connections (default: 50)')
+                      help='concurrent connections (default: {})'.format(
+                          DEFAULT_MAX_CONNECTIONS))
     opts.add_argument('--max-requests', type=_positive_int, metavar='N',
-                      help='requests per connection (default: 1000)')
+                      help='requests per connection (default: {})'.format(
+                          DEFAULT_MAX_REQUESTS))
     opts.add_argument('--timeout', type=_positive_float, metavar='SECONDS',
-                      help='socket timeout (default: 30)')
+                      help='socket timeout (default: {})'.format(DEFAULT_TIMEOUT))
     p.add_argument('-q', '--quiet', action='store_true',
                    help='log only warnings and errors')
     # So that cross-option errors are reported by the sub-parser (its usage).
@@ -640,8 +564,8 @@ def _add_request(subparsers: Any) -> argparse.ArgumentParser:
         ),
     )
     p.add_argument('method', metavar='METHOD',
-                   choices=('GET', 'HEAD', 'PUT', 'POST', 'DELETE'),
-                   help='GET, HEAD, PUT, POST or DELETE')
+                   choices=METHODS,
+                   help='{} or {}'.format(', '.join(METHODS[:-1]), METHODS[-1]))
     p.add_argument('address', type=_address_arg, metavar='ADDRESS',
                    help=ADDRESS_HELP)
     p.add_argument('uri', metavar='URI', help='request URI, like /index.html')
@@ -659,8 +583,9 @@ def _add_request(subparsers: Any) -> argparse.ArgumentParser:
                    help='use TLS with this client config: a JSON file, or '
                         'inline JSON starting with "{" (as printed by '
                         '"serve --temp-pki")')
-    p.add_argument('--timeout', type=_positive_float, default=65.0,
-                   metavar='SECONDS', help='socket timeout (default: 65)')
+    p.add_argument('--timeout', type=_positive_float, default=float(CLIENT_TIMEOUT),
+                   metavar='SECONDS',
+                   help='socket timeout (default: {})'.format(CLIENT_TIMEOUT))
     p.set_defaults(command_parser=p)
     return p
 

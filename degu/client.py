@@ -18,21 +18,19 @@ closes it (its stream position is unknown afterwards); later calls raise
 import socket
 from typing import Any, ClassVar, Dict, Optional, Tuple
 
+from . import addresses
 from .bodies import api
-from .errors import TYPE_ERROR, TYPE_ERROR2
-from .limits import BODY_CONSUMED
+from .errors import TYPE_ERROR, TYPE_ERROR2, ConnectionClosedError
+from .limits import BODY_CONSUMED, CLIENT_TIMEOUT, METHOD_BITS, PUT_POST_MASK
 from .messages import Response, read_response, set_default_header, write_request
+from .options import CLIENT_OPTIONS, client_options
 from .ranges import Range
-from .server import _unsupported_options, address_family
-from .sockio import Reader, Writer
+from .sockio import Stream
 
 __all__ = ('Client', 'SSLClient', 'Connection', 'Response')
 
-DEFAULT_TIMEOUT = 65
-CLIENT_OPTIONS = ('host', 'authorization', 'timeout', 'on_connect')
-
-_METHODS = frozenset(['GET', 'PUT', 'POST', 'HEAD', 'DELETE'])
-_BODY_METHODS = frozenset(['PUT', 'POST'])
+# Kept for code that read it here; the value lives in degu.limits.
+DEFAULT_TIMEOUT = CLIENT_TIMEOUT
 
 BaseHeaders = Optional[Tuple[Tuple[str, str], ...]]
 
@@ -44,8 +42,7 @@ class Connection:
     object with ``close()``, ``recv_into()`` and ``send()``.
     """
 
-    __slots__ = ('sock', 'base_headers', '_reader', '_writer', '_response_body',
-                 '_closed')
+    __slots__ = ('sock', 'base_headers', '_stream', '_response_body')
 
     # Checked arguments are typed Any: a compiled (mypyc) build must run the
     # checks below, with their messages, not reject the call on its own.
@@ -68,14 +65,12 @@ class Connection:
         # The socket's timeout (the Client's ``timeout`` option) also bounds
         # how long a whole response preamble may take to arrive.
         gettimeout = getattr(sock, 'gettimeout', None)
-        self._reader = Reader(sock, gettimeout() if callable(gettimeout) else None)
-        self._writer = Writer(sock)
+        self._stream = Stream(sock, gettimeout() if callable(gettimeout) else None)
         self._response_body: Any = None
-        self._closed = False
 
     @property
     def closed(self) -> bool:
-        return self._closed or self._reader.closed
+        return self._stream.closed
 
     @property
     def api(self) -> Any:
@@ -88,12 +83,8 @@ class Connection:
 
     def close(self) -> Any:
         """Close the socket; the first call returns ``sock.close()``'s result."""
-        if self._closed:
-            return None
-        self._closed = True
         self._response_body = None
-        self._reader.mark_closed()
-        return self.sock.close()
+        return self._stream.close()
 
     def request(self, method: Any, uri: Any, headers: Any,
                 body: Any) -> Response:
@@ -103,12 +94,18 @@ class Connection:
         framing header.  The body of the previous response must have been
         consumed first.
         """
-        if self._closed or self._reader._closed:
-            raise ValueError('Connection is closed')
+        stream = self._stream
+        if stream._closed:
+            raise ConnectionClosedError('Connection is closed')
         try:
-            if method not in _METHODS:
+            bit = METHOD_BITS.get(method, 0) if type(method) is str else 0
+            if not bit:
+                if type(method) is not str:
+                    raise TypeError(
+                        TYPE_ERROR.format('method', str, type(method), method)
+                    )
                 raise ValueError('bad method: {!r}'.format(method))
-            if body is not None and method not in _BODY_METHODS:
+            if body is not None and not (bit & PUT_POST_MASK):
                 raise ValueError(
                     'when method is {!r}, body must be None; got a {!r}'.format(
                         method, type(body)
@@ -121,8 +118,8 @@ class Connection:
                 )
             if self.base_headers:
                 headers.update(self.base_headers)
-            write_request(self._writer, method, uri, headers, body)
-            response = read_response(self._reader, method)
+            write_request(stream, method, uri, headers, body)
+            response = read_response(stream, method)
             self._response_body = response.body
             return response
         except BaseException:
@@ -151,18 +148,6 @@ class Connection:
         return self.request('GET', uri, headers, None)
 
 
-def _build_host(default_port: int, host: Any, port: Any, *extra: Any) -> str:
-    """The ``host`` header for a tuple address (port left out when default)."""
-    if type(host) is not str:
-        raise TypeError(TYPE_ERROR.format('host', str, type(host), host))
-    if type(port) is not int:
-        raise TypeError(TYPE_ERROR.format('port', int, type(port), port))
-    name: str = '[' + host + ']' if ':' in host else host
-    if port == default_port:
-        return name
-    return '{}:{}'.format(name, port)
-
-
 class Client:
     """Where a server is and how to talk to it; ``connect()`` opens a connection.
 
@@ -174,20 +159,19 @@ class Client:
     _options: ClassVar[Tuple[str, ...]] = CLIENT_OPTIONS
 
     def __init__(self, address: Any, **options: Any) -> None:
-        self.family = address_family(address)
-        _unsupported_options(type(self).__name__, options, self._options)
+        self.family = addresses.family(address)
+        checked = client_options(type(self).__name__, options, self._options)
         self.address = address
         self.options = options
-        if type(address) is tuple:
-            default_host: Optional[str] = _build_host(self._default_port, *address)
+        if 'host' in checked:
+            self.host: Optional[str] = checked['host']
+        elif type(address) is tuple:
+            self.host = addresses.host_header(self._default_port, *address)
         else:
-            default_host = None
-        self.host = options.get('host', default_host)
-        self.authorization = options.get('authorization', None)
-        self.timeout = options.get('timeout', DEFAULT_TIMEOUT)
-        self.on_connect = options.get('on_connect', None)
-        if self.on_connect is not None and not callable(self.on_connect):
-            raise TypeError('on_connect: not callable: {!r}'.format(self.on_connect))
+            self.host = None
+        self.authorization: Optional[str] = checked['authorization']
+        self.timeout: Any = checked['timeout']
+        self.on_connect: Any = checked['on_connect']
         self._headers: Dict[str, str] = {}
         if self.authorization:
             self._headers['authorization'] = self.authorization
@@ -219,25 +203,7 @@ class Client:
 
     def create_socket(self) -> socket.socket:
         """Open and connect a new socket to the server."""
-        address = self.address
-        family = self.family
-        if family == socket.AF_INET:
-            # Any 2-tuple: an IPv4 address, a DNS name, or even an IPv6 host.
-            sock = socket.create_connection(address, timeout=self.timeout)
-        else:
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            try:
-                sock.settimeout(self.timeout)
-                if family == socket.AF_UNIX:
-                    if hasattr(socket, 'SO_PASSCRED'):
-                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-                sock.connect(address)
-            except BaseException:
-                sock.close()
-                raise
-        if family != socket.AF_UNIX:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return sock
+        return addresses.connect(self.address, self.timeout)
 
     def connect(self) -> Connection:
         """Open a new ``Connection`` (and run the ``on_connect`` hook, if any)."""

@@ -65,9 +65,65 @@ HEAD_BIT = 8
 DELETE_BIT = 16
 PUT_POST_MASK = PUT_BIT | POST_BIT
 
+# The five methods Degu speaks, and the bit of each (Request.m).
+METHOD_BITS = {
+    'GET': GET_BIT, 'HEAD': HEAD_BIT, 'PUT': PUT_BIT, 'POST': POST_BIT,
+    'DELETE': DELETE_BIT,
+}
+METHODS = tuple(METHOD_BITS)
+
 # Deepest nesting of appmaps a degu.applib.Router accepts.
 ROUTER_MAX_DEPTH = 10
 
 # Session.max_requests range and default.
 MAX_SESSION_REQUESTS = 75000
 DEFAULT_SESSION_REQUESTS = 500
+
+
+# ---------------------------------------------------------------------------
+# Connections: the server's and the client's defaults and bounds
+
+# Server options.  50 concurrent connections: each costs a thread (about
+# 45 KiB of RSS when idle, see THREAD_STACK_SIZE), and the GIL makes more
+# threads add latency rather than throughput; nginx's worker_connections
+# defaults to 512 per worker process, Apache's MaxRequestWorkers to 256.
+DEFAULT_MAX_CONNECTIONS = 50
+# Requests per connection before the server closes it, so that one client
+# cannot keep a slot forever (nginx keepalive_requests: 1000, Apache
+# MaxKeepAliveRequests: 100).
+DEFAULT_MAX_REQUESTS = 1000
+# Seconds of silence on a connection (and for a whole request preamble)
+# before the server gives up on it (nginx client_header_timeout: 60,
+# Apache Timeout: 60, node's headersTimeout: 60, its keepAliveTimeout: 5).
+DEFAULT_TIMEOUT = 30
+
+# The client's socket timeout: longer than the server's, so that a server
+# closing an idle connection is seen as a clean close, not a timeout.
+CLIENT_TIMEOUT = 65
+
+# Listen backlog.  The accept loop does nothing but accept and start threads,
+# yet it shares the GIL with every connection thread, so a burst of connects
+# can outrun it; a full backlog makes Linux drop the SYN and the client waits
+# a whole second to retry.  128 (the traditional SOMAXCONN, and what nginx
+# used for years) absorbs bursts; max_connections still bounds the work.
+LISTEN_BACKLOG = 128
+
+# How long a new connection may wait for a free slot before it is refused.
+SLOT_WAIT = 2.0
+
+# Seconds the accept loop pauses after accept() failed for lack of
+# resources (file descriptors, memory) before it tries again.
+ACCEPT_RETRY_DELAY = 0.1
+
+# Stack size of each connection thread.  Threads otherwise get the platform
+# default (8 MiB on Linux): only touched pages cost memory, but 1 MiB keeps the
+# address space of a busy server small while leaving ample room for an app
+# that recurses (1000 Python frames need far less than that).
+THREAD_STACK_SIZE = 1024 * 1024
+
+# A server may send a few interim (1xx) responses before the final one; more
+# than this is a misbehaving peer, not a slow one.
+MAX_INTERIM_RESPONSES = 4
+
+# The largest TCP port number.
+MAX_PORT = 65535

@@ -1,7 +1,7 @@
 """Whole HTTP messages: read a request or response, write one.
 
-This is where the pure parser and renderer meet the connection reader and
-writer.  It decides what a parsed preamble *means* for the body that follows
+This is where the pure parser and renderer meet the connection's
+``Stream``.  It decides what a parsed preamble *means* for the body that follows
 (the framing rules) and which framing header an outgoing body implies:
 
 =========================  ==========================  ======================
@@ -21,17 +21,13 @@ from collections import namedtuple
 from typing import Any, Dict, List, Optional, Tuple
 
 from .bodies import Body, BodyIter, ChunkedBody, ChunkedBodyIter
-from .errors import EmptyPreambleError
-from .limits import BUF_LEN, MAX_IO_SIZE
+from .errors import EmptyPreambleError, ProtocolError
+from .limits import BUF_LEN, MAX_INTERIM_RESPONSES, MAX_IO_SIZE
 from .parsing import parse_request, parse_response
 from .rendering import render_request, render_response
-from .sockio import Reader, Writer
+from .sockio import Stream
 
 Headers = Dict[str, Any]
-
-# A server may send a few interim (1xx) responses before the final one; more
-# than this is a misbehaving peer, not a slow one.
-MAX_INTERIM_RESPONSES = 4
 
 # What Connection.request() returns.
 Response = namedtuple('Response', 'status reason headers body')
@@ -73,71 +69,106 @@ def set_output_headers(headers: Headers, body: Any) -> None:
         )
 
 
-def _announced_body(reader: Reader, headers: Headers) -> Any:
+def check_response_framing(method: str, status: int, headers: Any,
+                           body: Any) -> None:
+    """Check that a response may have the body it has.
+
+    The one owner of the framing rules for responses (the server applies
+    them to every response an app returns; ``write_response()`` then adds
+    the framing header):
+
+    * the response to ``HEAD`` has no body (a framing header there describes
+      the body a ``GET`` would have had);
+    * a response without a body has no framing header, except to ``HEAD``
+      and for ``304`` (whose headers describe the cached representation):
+      a framing header promises a body that never comes, and the client
+      would read it from the next response;
+    * otherwise the framing header must be the one the body implies
+      (``set_output_headers()``, called by ``write_response()``).
+    """
+    if body is not None:
+        if method == 'HEAD':
+            raise TypeError(
+                'request method is HEAD, but response body is not None: {!r}'.format(
+                    type(body)
+                )
+            )
+    elif (headers and method != 'HEAD' and status != 304
+            and type(headers) is dict
+            and ('content-length' in headers or 'transfer-encoding' in headers)):
+        raise ValueError(
+            'response body is None, but headers announce one: {!r}'.format(headers)
+        )
+
+
+Request = Tuple[str, str, Headers, Any, List[str], Optional[str]]
+
+
+def _announced_body(stream: Stream, headers: Headers) -> Any:
     """The body a preamble's framing header announces (``None`` for neither)."""
     if 'content-length' in headers:
-        return Body(reader, headers['content-length'])
+        return Body(stream, headers['content-length'])
     if 'transfer-encoding' in headers:
-        return ChunkedBody(reader)
+        return ChunkedBody(stream)
     return None
 
 
-def read_request(
-    reader: Reader,
-) -> Tuple[str, str, Headers, Any, List[str], Optional[str]]:
+def read_request(stream: Stream) -> Optional[Request]:
     """Read one request: ``(method, uri, headers, body, path, query)``.
 
-    Raises ``EmptyPreambleError`` if the client closed the connection
-    cleanly before sending anything.
+    Returns ``None`` when the client closed the connection before sending
+    anything: the normal end of a keep-alive connection, not an error.
     """
-    preamble = reader.read_preamble()
+    preamble = stream.read_preamble()
     if preamble is None:
-        raise EmptyPreambleError('request preamble is empty')
+        return None
     (method, uri, headers, path, query) = parse_request(preamble)
-    return (method, uri, headers, _announced_body(reader, headers), path, query)
+    return (method, uri, headers, _announced_body(stream, headers), path, query)
 
 
-def read_response(reader: Reader, method: str) -> Response:
+def read_response(stream: Stream, method: str) -> Response:
     """Read the response to a *method* request (``HEAD`` responses have no body).
 
     Interim ``1xx`` responses (a ``100 Continue`` answering an app's own
     ``expect`` header) carry no body and are skipped, at most
     ``MAX_INTERIM_RESPONSES`` of them.
     """
-    preamble = reader.read_preamble()
+    preamble = stream.read_preamble()
     if preamble is None:
         raise EmptyPreambleError('response preamble is empty')
     (status, reason, headers) = parse_response(preamble)
     if status < 200:
-        (status, reason, headers) = _skip_interim(reader, preamble, headers)
-    body = None if method == 'HEAD' else _announced_body(reader, headers)
+        (status, reason, headers) = _skip_interim(stream, preamble, headers)
+    body = None if method == 'HEAD' else _announced_body(stream, headers)
     # tuple.__new__ builds the namedtuple without its Python-level __new__.
     return tuple.__new__(Response, (status, reason, headers, body))
 
 
-def _skip_interim(reader: Reader, preamble: bytes,
+def _skip_interim(stream: Stream, preamble: bytes,
                   headers: Headers) -> Tuple[int, str, Headers]:
     """Read past interim responses to the final one's ``(status, reason, headers)``."""
     for _ in range(MAX_INTERIM_RESPONSES):
         if headers:
-            raise ValueError(
+            raise ProtocolError(
                 'interim response with headers: {!r}'.format(preamble[:32])
             )
-        next_preamble = reader.read_preamble()
+        next_preamble = stream.read_preamble()
         if next_preamble is None:
             raise EmptyPreambleError('response preamble is empty')
         preamble = next_preamble
         (status, reason, headers) = parse_response(preamble)
         if status >= 200:
             return (status, reason, headers)
-    raise ValueError('more than {} interim responses'.format(MAX_INTERIM_RESPONSES))
+    raise ProtocolError(
+        'more than {} interim responses'.format(MAX_INTERIM_RESPONSES)
+    )
 
 
-def _write_message(writer: Writer, preamble: bytes, body: Any) -> int:
+def _write_message(stream: Stream, preamble: bytes, body: Any) -> int:
     """Send a preamble and its body; a small bytes body shares its ``send()``."""
     total = len(preamble)
     if body is None:
-        writer.send_all(preamble)
+        stream.send_all(preamble)
         return total
     if type(body) is bytes or type(body) is bytearray:
         size = len(body)
@@ -146,29 +177,29 @@ def _write_message(writer: Writer, preamble: bytes, body: Any) -> int:
                 'need len(body) <= {}; got {}'.format(MAX_IO_SIZE, size)
             )
         if total + size <= BUF_LEN:
-            writer.send_all(preamble + body)
+            stream.send_all(preamble + body)
         else:
-            writer.send_all(preamble)
-            writer.send_all(body)
+            stream.send_all(preamble)
+            stream.send_all(body)
         return total + size
-    writer.write(preamble)
-    written: int = body.write_to(writer)
+    stream.write(preamble)
+    written: int = body.write_to(stream)
     total += written
-    writer.flush()
+    stream.flush()
     return total
 
 
 def write_request(
-    writer: Writer, method: str, uri: str, headers: Headers, body: Any
+    stream: Stream, method: str, uri: str, headers: Headers, body: Any
 ) -> int:
     """Add the framing header, render and send a request; return bytes sent."""
     set_output_headers(headers, body)
-    return _write_message(writer, render_request(method, uri, headers), body)
+    return _write_message(stream, render_request(method, uri, headers), body)
 
 
 def write_response(
-    writer: Writer, status: int, reason: str, headers: Headers, body: Any
+    stream: Stream, status: int, reason: str, headers: Headers, body: Any
 ) -> int:
     """Add the framing header, render and send a response; return bytes sent."""
     set_output_headers(headers, body)
-    return _write_message(writer, render_response(status, reason, headers), body)
+    return _write_message(stream, render_response(status, reason, headers), body)

@@ -1,38 +1,48 @@
-"""Move bytes between a socket and the parser: the connection reader and writer.
+"""One connected socket and everything tied to its position: the ``Stream``.
 
-This module knows nothing about HTTP except where a preamble ends
-(``b'\\r\\n\\r\\n'``) and where a chunk-size line ends (``b'\\r\\n'``).  It
-owns the two per-connection buffers:
+A ``Stream`` is the per-connection object that the server and the client
+share.  It knows nothing about HTTP except where a preamble ends
+(``b'\\r\\n\\r\\n'``) and where a line ends (``b'\\r\\n'``), and it owns
+everything whose meaning depends on where the connection is in its byte
+stream:
 
-* ``Reader`` keeps one ``BUF_LEN`` ``bytearray`` and fills it with
-  ``sock.recv_into()`` through a ``memoryview``, so a keep-alive connection
-  reuses the same memory for every request.  Bytes that arrive after a
-  preamble stay buffered and are handed to the body that follows.
+* the **read buffer**: one ``BUF_LEN`` ``bytearray``, filled with
+  ``sock.recv_into()`` through a ``memoryview``, reused for every message on
+  a keep-alive connection.  Bytes that arrive after a preamble stay buffered
+  and are handed to the body that follows;
+* the **write queue**: the pieces of one outgoing message (preamble, small
+  body, chunk lines), sent with as few ``send()`` calls as possible;
+* what is **owed** to the peer before its body is read: the interim
+  ``100 Continue`` a client waiting on ``Expect: 100-continue`` needs;
+* the **close**.  ``Stream.close()`` is the only code that closes a connected
+  socket (saying TLS ``close_notify`` first, and optionally lingering so the
+  peer reads a last answer instead of a reset).
 
-* ``Writer`` gathers the pieces of one outgoing message (preamble, small
-  body, chunk lines) and sends them with as few ``send()`` calls as
-  possible: a preamble plus a body that fits in ``BUF_LEN`` goes out in a
-  single ``send()``.
-
-The reader's buffer, drawn as offsets into ``_buf``::
+The read buffer, drawn as offsets into ``_buf``::
 
     0          _start            _stop           BUF_LEN
     |  consumed  |  received, unread  |   free     |
 
-Once a reader or writer has failed it is *closed*: the socket is closed and
-every later call raises ``ValueError``, so a half-read message can never be
-mistaken for the start of the next one.
+When a read fails half-way (the peer closed early, a bad chunk), the
+position in the stream is lost, so the stream is *broken*: every later read
+raises.  A client-side stream then closes at once; a server-side stream
+keeps its write side, so that the server can still answer, then close.
+
+A ``Stream`` is also a ``Source``: the interface a body reads through.
+``degu.bodies`` adapts any other ``rfile`` (a file, ``io.BytesIO``) to the
+same interface, so bodies never ask which kind of source they have.
 """
 
 import time
 from typing import Any, Callable, List, Optional, Union
 
-from .errors import TYPE_ERROR
+from .errors import (
+    TYPE_ERROR,
+    ConnectionClosedError,
+    HeadersTooLargeError,
+    ProtocolError,
+)
 from .limits import BUF_LEN, IO_SIZE
-
-# Largest read served from the reusable scratch buffer: a Body piece or a
-# 1 MiB chunk plus its CRLF.  Bigger reads (up to MAX_IO_SIZE) allocate.
-SCRATCH_SIZE = IO_SIZE + 2
 
 Buffer = Union[bytes, bytearray, memoryview]
 
@@ -40,6 +50,13 @@ PREAMBLE_END = b'\r\n\r\n'
 LINE_END = b'\r\n'
 LF = b'\n'
 CR = 0x0D  # b'\r'[0]
+
+# The first buffer of a read bigger than BUF_LEN; each further one doubles,
+# up to IO_SIZE.  Memory then grows with the bytes that actually arrive (at
+# most twice them), never with the size a peer merely announced.
+FIRST_PIECE = 65536
+
+CLOSED = 'Connection is closed'
 
 
 def _check_received(received: Any, size: int) -> int:
@@ -54,23 +71,27 @@ def _check_received(received: Any, size: int) -> int:
     return received
 
 
-def _not_found(end: bytes, buf: bytearray, stop: int) -> ValueError:
-    """The error for a missing *end*, showing the start of ``buf[:stop]``.
-
-    Only the *stop* bytes actually received count: the rest of the buffer
-    holds stale bytes of earlier messages, which must not leak into errors.
-    """
-    return ValueError(
-        '{!r} not found in {!r}...'.format(end, bytes(buf[:min(stop, 32)]))
-    )
-
-
 def _check_sent(sent: Any, size: int) -> int:
     if type(sent) is not int:
         raise TypeError(TYPE_ERROR.format('sent', int, type(sent), sent))
     if not (0 <= sent <= size):
         raise ValueError('need 0 <= sent <= {}; got {}'.format(size, sent))
     return sent
+
+
+def _not_found(end: bytes, buf: Buffer, stop: int) -> str:
+    """The message for a missing *end*, showing the start of ``buf[:stop]``.
+
+    Only the *stop* bytes actually received count: the rest of the buffer
+    holds stale bytes of earlier messages, which must not leak into errors.
+    """
+    return '{!r} not found in {!r}...'.format(end, bytes(buf[:min(stop, 32)]))
+
+
+def _short_read(size: int, got: int) -> ProtocolError:
+    return ProtocolError(
+        'expected to read {} bytes, but received {}'.format(size, got)
+    )
 
 
 def write_rest(write: Callable[[Any], Any], data: Buffer, added: Any) -> None:
@@ -95,78 +116,184 @@ def write_rest(write: Callable[[Any], Any], data: Buffer, added: Any) -> None:
         added = _check_sent(write(view[done:]), size - done)
 
 
-class Reader:
-    """Buffered reading from one connected socket (or anything with ``recv_into``)."""
+class Source:
+    """What a body reads from: a live ``Stream``, or an adapted file.
 
-    __slots__ = ('sock', '_recv_into', '_buf', '_view', '_start', '_stop',
-                 '_closed', 'timeout', '_interim', '_scratch')
+    ``read()`` and ``take()`` return exactly *size* bytes or raise;
+    ``readline()`` returns one CRLF-terminated line found within *size*
+    bytes; ``read_chunk_data()`` returns *size* bytes followed by a CRLF it
+    checks; ``fail()`` is called by a body whose read failed half-way.
+    """
 
-    def __init__(self, sock: Any, timeout: Optional[float] = None) -> None:
+    __slots__ = ()
+
+    def label(self) -> str:
+        """How a body's repr names this source."""
+        return '<rfile>'
+
+    def readinto(self, dst: memoryview) -> int:
+        raise NotImplementedError
+
+    def read(self, size: int) -> bytes:
+        raise NotImplementedError
+
+    def take(self, size: int) -> memoryview:
+        raise NotImplementedError
+
+    def readline(self, size: int) -> bytes:
+        raise NotImplementedError
+
+    def read_chunk_data(self, size: int) -> bytes:
+        raise NotImplementedError
+
+    def fail(self) -> None:
+        raise NotImplementedError
+
+
+class Stream(Source):
+    """One connected socket (or anything with ``recv_into``, ``send``, ``close``).
+
+    *timeout*, when set, is how many seconds a whole preamble may take to
+    arrive (the socket's own timeout bounds each ``recv()``).  A
+    *server_side* stream keeps its write side after a failed read, so that
+    the server can answer the failure.
+    """
+
+    __slots__ = ('sock', '_recv_into', '_send', '_buf', '_view', '_start',
+                 '_stop', '_parts', '_size', '_owed', '_scratch', '_closed',
+                 '_broken', 'server_side', 'timeout')
+
+    def label(self) -> str:
+        return '<reader>'
+
+    def __init__(self, sock: Any, timeout: Optional[float] = None,
+                 server_side: bool = False) -> None:
         # Closed until fully built, so __del__ leaves a rejected sock alone.
         self._closed = True
         self.sock = sock
         self._recv_into = sock.recv_into
+        self._send = sock.send
         self._buf = bytearray(BUF_LEN)
         self._view = memoryview(self._buf)
         self._start = 0
         self._stop = 0
-        self._closed = False
-        # When set, a whole preamble must arrive within this many seconds.
-        self.timeout = timeout
-        # An interim response owed to the peer before it sends a body
-        # (``100 Continue``); sent by the first body read, see send_before_body().
-        self._interim = b''
-        # Allocated on the first read bigger than BUF_LEN (see _take()).
+        self._parts: List[Buffer] = []
+        self._size = 0
+        self._owed = b''
+        # Grown on demand by take() for pieces bigger than BUF_LEN.
         self._scratch: Optional[memoryview] = None
+        self._broken = False
+        self.server_side = server_side
+        self.timeout = timeout
+        self._closed = False
+
+    # -- lifetime ------------------------------------------------------------
 
     @property
     def closed(self) -> bool:
         return self._closed
 
-    def close(self) -> None:
-        """Close the socket; used when a message fails half-way through."""
-        if not self._closed:
-            self._closed = True
-            self._start = self._stop = 0
-            self.sock.close()
+    @property
+    def broken(self) -> bool:
+        """True once a read failed half-way (or the stream is closed)."""
+        return self._broken or self._closed
 
-    def mark_closed(self) -> None:
-        """Refuse further reads; the socket's owner closes it (or did)."""
+    def close(self) -> Any:
+        """Close the socket, once; return ``sock.close()``'s result.
+
+        A TLS socket first says ``close_notify`` (RFC 8446 section 6.1), made
+        non-blocking so that a peer that neither reads nor answers cannot
+        hold this thread: the alert goes out if it fits in the send buffer,
+        and the peer's own ``close_notify`` is not waited for.
+        """
+        if self._closed:
+            return None
         self._closed = True
+        self._broken = True
         self._start = self._stop = 0
+        self._parts = []
+        self._size = 0
+        self._owed = b''
+        sock = self.sock
+        unwrap = getattr(sock, 'unwrap', None)
+        if unwrap is not None:
+            try:
+                if sock.fileno() >= 0:
+                    sock.settimeout(0)
+                    unwrap()
+            except (OSError, ValueError):
+                # Want-read (as expected, see above), a peer already gone,
+                # or a connection that failed with a fatal alert.
+                pass
+        return sock.close()
+
+    def wrap(self, wrapper: Callable[[Any], Any]) -> None:
+        """Replace the socket by ``wrapper(sock)`` (a TLS handshake, say).
+
+        If *wrapper* fails, the stream is closed: a socket handed to a
+        ``Stream`` is closed by the stream, whatever happens.
+        """
+        try:
+            sock = wrapper(self.sock)
+        except BaseException:
+            self.close()
+            raise
+        self.sock = sock
+        self._recv_into = sock.recv_into
+        self._send = sock.send
 
     def __del__(self) -> None:
-        # The reader is what bodies hold on to, so it is the last owner of
+        # Bodies hold on to their stream, so the stream is the last owner of
         # the socket: when it goes, the socket is closed quietly (rather than
         # by the socket's own finalizer, with a ResourceWarning).
         if not self._closed:
             self._closed = True
-            self.sock.close()
+            try:
+                self.sock.close()
+            except OSError:
+                pass
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ValueError('Connection is closed')
+    def fail(self) -> None:
+        """A read failed half-way: no more reads; a client-side stream closes."""
+        self._broken = True
+        self._start = self._stop = 0
+        self._owed = b''
+        if not self.server_side:
+            self.close()
+
+    def _check_readable(self) -> None:
+        if self._broken:
+            raise ConnectionClosedError(CLOSED)
 
     def _recv(self, dst: memoryview) -> int:
         return _check_received(self._recv_into(dst), len(dst))
 
-    def send_before_body(self, interim: bytes) -> None:
-        """Owe *interim* to the peer: it is sent when the body is first read.
+    # -- what the peer is owed ------------------------------------------------
+
+    def owe(self, interim: bytes) -> None:
+        """Owe *interim* to the peer: it is sent before the body is first read.
 
         This is how ``Expect: 100-continue`` works: a client waits for
         ``100 Continue`` before sending a body, and the server says so only
         once the app actually reads that body.
         """
-        self._interim = interim
+        self._owed = interim
 
-    def has_interim(self) -> bool:
+    @property
+    def owes(self) -> bool:
         """True while an owed interim response has not been sent."""
-        return bool(self._interim)
+        return bool(self._owed)
 
-    def _send_interim(self) -> None:
-        interim = self._interim
-        self._interim = b''
-        self.sock.sendall(interim)
+    def _pay(self) -> None:
+        owed = self._owed
+        self._owed = b''
+        self.send_all(owed)
+
+    # -- reading ---------------------------------------------------------------
+
+    def buffered(self) -> int:
+        """How many received bytes are waiting to be read."""
+        return self._stop - self._start
 
     def _compact(self) -> None:
         """Move unread bytes to the front of the buffer."""
@@ -177,20 +304,16 @@ class Reader:
             self._start = 0
             self._stop = stop - start
 
-    def buffered(self) -> int:
-        """How many received bytes are waiting to be read."""
-        return self._stop - self._start
-
     def read_preamble(self) -> Optional[bytes]:
         """Return the next preamble without its ``b'\\r\\n\\r\\n'``.
 
         Returns ``None`` when the peer closed the connection before sending a
-        single byte (a clean close between messages).  Raises ``ValueError``
-        when the terminator is not within ``BUF_LEN`` bytes, or the peer
-        closed mid-preamble.
+        single byte: the normal end of a keep-alive connection.  Raises
+        ``HeadersTooLargeError`` when the terminator is not within
+        ``BUF_LEN`` bytes, ``ProtocolError`` when the peer closed
+        mid-preamble, ``TimeoutError`` when a *timeout* deadline passed.
         """
-        self._check_open()
-        self._interim = b''
+        self._check_readable()
         buf = self._buf
         start = self._start
         if start == self._stop:
@@ -226,7 +349,7 @@ class Reader:
         try:
             while True:
                 if stop >= BUF_LEN:
-                    raise _not_found(PREAMBLE_END, buf, stop)
+                    raise HeadersTooLargeError(_not_found(PREAMBLE_END, buf, stop))
                 if deadline >= 0 and stop > 0:
                     # A trickling peer gets `timeout` seconds for the whole
                     # preamble, not `timeout` seconds per recv().
@@ -240,7 +363,7 @@ class Reader:
                     self._stop = stop
                     if stop == 0:
                         return -1
-                    raise _not_found(PREAMBLE_END, buf, stop)
+                    raise ProtocolError(_not_found(PREAMBLE_END, buf, stop))
                 index = buf.find(PREAMBLE_END, max(0, stop - 3), stop + added)
                 stop += added
                 if index >= 0:
@@ -252,9 +375,9 @@ class Reader:
 
     def readinto(self, dst: memoryview) -> int:
         """Fill *dst* from the buffer, or straight from the socket when empty."""
-        self._check_open()
-        if self._interim:
-            self._send_interim()
+        self._check_readable()
+        if self._owed:
+            self._pay()
         avail = self._stop - self._start
         if avail:
             size = min(avail, len(dst))
@@ -264,72 +387,128 @@ class Reader:
             return size
         return self._recv(dst)
 
-    def _take(self, size: int) -> memoryview:
+    def _fill_buffer(self, size: int) -> memoryview:
+        """Gather *size* <= ``BUF_LEN`` bytes in the read buffer; a view of them."""
+        self._compact()
+        stop = self._stop
+        view = self._view
+        while stop < size:
+            added = self._recv(view[stop:])
+            if added == 0:
+                self._stop = stop
+                raise _short_read(size, stop)
+            stop += added
+        self._stop = stop
+        self._start = size
+        return view[0:size]
+
+    def _fill(self, dst: memoryview, got: int, size: int, base: int) -> None:
+        """Receive into ``dst[got:]`` until *dst* is full.
+
+        *dst* holds bytes ``base`` onwards of a *size*-byte read, for the
+        message of a short read.
+        """
+        end = len(dst)
+        while got < end:
+            added = self._recv(dst[got:])
+            if added == 0:
+                raise _short_read(size, base + got)
+            got += added
+
+    def _drain(self, dst: memoryview) -> int:
+        """Move buffered bytes (at most ``len(dst)``) into *dst*; how many."""
+        start = self._start
+        size = min(self._stop - start, len(dst))
+        if size:
+            dst[0:size] = self._view[start:start + size]
+            self._start = start + size
+        return size
+
+    def take(self, size: int) -> memoryview:
         """Consume exactly *size* bytes; return a view valid until the next read.
 
-        Up to ``BUF_LEN`` the bytes are gathered in the connection buffer;
-        up to ``IO_SIZE + 2`` (a body piece, or a chunk with its CRLF) in a
-        scratch buffer kept for the connection's later large reads, so
-        streaming a big body costs one copy per piece and no new allocation.
+        Up to ``BUF_LEN`` the bytes are gathered in the read buffer; bigger
+        pieces (a relayed body moves ``IO_SIZE`` at a time) in a scratch
+        buffer kept for the connection, so streaming a big body costs no new
+        allocation per piece.  The scratch buffer grows only as bytes arrive:
+        it starts at ``FIRST_PIECE`` bytes and doubles each time it is full.
         """
-        if self._interim:
-            self._send_interim()
+        self._check_readable()
+        if self._owed:
+            self._pay()
         start = self._start
-        avail = self._stop - start
-        if size <= avail:
+        if size <= self._stop - start:
             self._start = start + size
             return self._view[start:start + size]
         if size <= BUF_LEN:
-            self._compact()
-            stop = self._stop
-            view = self._view
-            while stop < size:
-                added = self._recv(view[stop:])
-                if added == 0:
-                    self._stop = stop
-                    raise ValueError(
-                        'expected to read {} bytes, but received {}'.format(size, stop)
-                    )
-                stop += added
-            self._stop = stop
-            self._start = size
-            return view[0:size]
-        # Bigger than the buffer: drain it, then receive the rest directly.
-        if size <= SCRATCH_SIZE:
-            if self._scratch is None:
-                self._scratch = memoryview(bytearray(SCRATCH_SIZE))
-            dst = self._scratch[0:size]
-        else:
-            dst = memoryview(bytearray(size))
-        got = self.readinto(dst)
-        while got < size:
-            added = self._recv(dst[got:])
-            if added == 0:
-                raise ValueError(
-                    'expected to read {} bytes, but received {}'.format(size, got)
-                )
-            got += added
+            return self._fill_buffer(size)
+        scratch = self._scratch
+        if scratch is not None and len(scratch) >= size:
+            dst = scratch[0:size]
+            self._fill(dst, self._drain(dst), size, 0)
+            return dst
+        cap = FIRST_PIECE if scratch is None else len(scratch)
+        dst = memoryview(bytearray(min(size, cap)))
+        self._fill(dst, self._drain(dst), size, 0)
+        while len(dst) < size:
+            got = len(dst)
+            bigger = memoryview(bytearray(min(size, 2 * got)))
+            bigger[0:got] = dst
+            dst = bigger
+            self._fill(dst, got, size, 0)
+        self._scratch = dst
         return dst
 
-    def take(self, size: int) -> memoryview:
-        """Like ``read()``, but a view that is only valid until the next read."""
-        self._check_open()
-        return self._take(size)
-
     def read(self, size: int) -> bytes:
-        """Return exactly *size* bytes, or raise ``ValueError`` on early EOF."""
-        self._check_open()
-        return self._take(size).tobytes()
+        """Return exactly *size* bytes, or raise ``ProtocolError`` on early EOF."""
+        self._check_readable()
+        if self._owed:
+            self._pay()
+        start = self._start
+        if size <= self._stop - start:
+            self._start = start + size
+            return self._view[start:start + size].tobytes()
+        if size <= BUF_LEN:
+            return self._fill_buffer(size).tobytes()
+        return self._read_pieces(size, size)
+
+    def _read_pieces(self, size: int, total: int) -> bytes:
+        """Receive *size* > ``BUF_LEN`` bytes (of a *total*-byte read).
+
+        The bytes go into pieces that start at ``FIRST_PIECE`` bytes and
+        double up to ``IO_SIZE``, joined once at the end: memory follows the
+        bytes received, not the bytes announced.
+        """
+        pieces: List[memoryview] = []
+        got = 0
+        piece = FIRST_PIECE
+        while got < size:
+            dst = memoryview(bytearray(min(piece, size - got)))
+            self._fill(dst, self._drain(dst), total, got)
+            pieces.append(dst)
+            got += len(dst)
+            piece = min(IO_SIZE, 2 * piece)
+        return b''.join(pieces)
 
     def read_chunk_data(self, size: int) -> bytes:
         """Return *size* bytes of chunk data, checking the CRLF that ends them."""
-        self._check_open()
-        view = self._take(size + 2)
-        if view[size:] != LINE_END:
-            raise ValueError(
-                'bad chunk data termination: {!r}'.format(view[size:].tobytes())
+        total = size + 2
+        if total <= BUF_LEN:
+            view = self.take(total)
+            end = view[size:]
+            data = view[0:size].tobytes()
+        else:
+            self._check_readable()
+            if self._owed:
+                self._pay()
+            data = self._read_pieces(size, total)
+            end = memoryview(bytearray(2))
+            self._fill(end, self._drain(end), total, size)
+        if end != LINE_END:
+            raise ProtocolError(
+                'bad chunk data termination: {!r}'.format(end.tobytes())
             )
-        return view[0:size].tobytes()
+        return data
 
     def readline(self, size: int) -> bytes:
         """Return one line ending in ``b'\\r\\n'`` found within *size* bytes.
@@ -337,11 +516,11 @@ class Reader:
         Like a file's ``readline()``, the line ends at the first ``b'\\n'``;
         a bare LF (not preceded by CR) is an error.  So a chunked body gives
         the same chunks, or the same error, whether it is read from this
-        reader or from any file-like object.
+        stream or from any file-like object.
         """
-        self._check_open()
-        if self._interim:
-            self._send_interim()
+        self._check_readable()
+        if self._owed:
+            self._pay()
         buf = self._buf
         start = self._start
         stop = self._stop
@@ -353,51 +532,29 @@ class Reader:
             view = self._view
             while True:
                 if stop >= size:
-                    raise _not_found(LINE_END, buf, size)
+                    raise ProtocolError(_not_found(LINE_END, buf, size))
                 added = self._recv(view[stop:])
                 if added == 0:
                     self._stop = stop
-                    raise _not_found(LINE_END, buf, stop)
+                    raise ProtocolError(_not_found(LINE_END, buf, stop))
                 index = buf.find(LF, stop, min(stop + added, size))
                 stop += added
                 if index >= 0:
                     break
             self._stop = stop
         if index == start or buf[index - 1] != CR:
-            raise ValueError('{!r} not found in {!r}...'.format(
+            raise ProtocolError('{!r} not found in {!r}...'.format(
                 LINE_END, bytes(buf[start:min(index + 1, start + 32)])
             ))
         self._start = index + 1
         return self._view[start:index + 1].tobytes()
 
-
-class Writer:
-    """Buffered writing of whole messages to one connected socket."""
-
-    __slots__ = ('sock', '_send', '_parts', '_size', '_closed')
-
-    def __init__(self, sock: Any) -> None:
-        self.sock = sock
-        self._send = sock.send
-        self._parts: List[Buffer] = []
-        self._size = 0
-        self._closed = False
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._parts = []
-            self._size = 0
-            self.sock.close()
+    # -- writing ---------------------------------------------------------------
 
     def send_all(self, data: Buffer) -> None:
         """Send *data* now; the queue must be empty (a whole small message)."""
         if self._closed:
-            raise ValueError('Connection is closed')
+            raise ConnectionClosedError(CLOSED)
         sent = self._send(data)
         if type(sent) is not int or sent != len(data):
             write_rest(self._send, data, sent)
@@ -411,7 +568,7 @@ class Writer:
     def write(self, data: Buffer) -> int:
         """Queue *data*; send the queue first if it would exceed ``BUF_LEN``."""
         if self._closed:
-            raise ValueError('Connection is closed')
+            raise ConnectionClosedError(CLOSED)
         size = len(data)
         if self._size + size > BUF_LEN:
             self.flush()

@@ -33,7 +33,13 @@ from degu.bodies import (
     readchunk,
     write_chunk,
 )
-from degu.errors import TYPE_ERROR, TYPE_ERROR2
+from degu.errors import (
+    TYPE_ERROR,
+    TYPE_ERROR2,
+    ConnectionClosedError,
+    ContentTooLargeError,
+    ProtocolError,
+)
 from degu.limits import (
     BODY_CONSUMED,
     BODY_ERROR,
@@ -46,7 +52,7 @@ from degu.limits import (
     MAX_LINE_LEN,
 )
 from degu.ranges import ContentRange, Range
-from degu.sockio import Reader, Writer
+from degu.sockio import Stream
 from test_degu.test_sockio import FakeSocket, check_error, random_sizes, sizes_for
 
 CHUNKED = b'5\r\nhello\r\n5;foo=bar\r\nworld\r\n0\r\n\r\n'
@@ -87,8 +93,8 @@ class Sources:
             thread = threading.Thread(target=feed, args=(b, data))
             thread.start()
             self.threads.append(thread)
-            return Reader(a)
-        return Reader(FakeSocket(data, sizes_for(self.kind)))
+            return Stream(a)
+        return Stream(FakeSocket(data, sizes_for(self.kind)))
 
     def close(self) -> None:
         for sock in self.socks:
@@ -126,7 +132,7 @@ def rest(rfile: Any) -> bytes:
 
 def assert_closed(rfile: Any, closed: bool = True) -> None:
     """A live connection reader is closed when its body fails (SPEC 6)."""
-    if type(rfile) is not Reader:
+    if type(rfile) is not Stream:
         return
     assert rfile.closed is closed
     sock = rfile.sock
@@ -253,7 +259,7 @@ def test_body_attributes() -> None:
 
 def test_body_repr() -> None:
     assert repr(Body(io.BytesIO(), 12)) == 'Body(<rfile>, 12)'
-    assert repr(Body(Reader(FakeSocket()), 12)) == 'Body(<reader>, 12)'
+    assert repr(Body(Stream(FakeSocket()), 12)) == 'Body(<reader>, 12)'
     assert repr(Body(io.BytesIO(), 0)) == 'Body(<rfile>, 0)'
 
 
@@ -356,7 +362,7 @@ def test_body_read_pieces(make_rfile: Sources) -> None:
 def test_body_read_short(make_rfile: Sources, data: Any, length: Any, call: Any, n: Any, m: Any) -> None:
     rfile = make_rfile(data)
     body = Body(rfile, length)
-    check_error(ValueError, 'expected to read {} bytes, but received {}'.format(n, m),
+    check_error(ProtocolError, 'expected to read {} bytes, but received {}'.format(n, m),
                 call, body)
     assert body.state == BODY_ERROR
     assert_closed(rfile)
@@ -367,7 +373,7 @@ def test_body_read_short_after_pieces(make_rfile: Sources) -> None:
     rfile = make_rfile(b'abcdef')
     body = Body(rfile, 10)
     assert body.read(4) == b'abcd'
-    check_error(ValueError, 'expected to read 6 bytes, but received 2', body.read)
+    check_error(ProtocolError, 'expected to read 6 bytes, but received 2', body.read)
     assert body.state == BODY_ERROR
     assert_closed(rfile)
 
@@ -377,12 +383,12 @@ def test_body_read_short_socketpair_reader_closed() -> None:
     try:
         b.sendall(b'abc')
         b.shutdown(socket.SHUT_WR)
-        reader = Reader(a)
+        reader = Stream(a)
         body = Body(reader, 10)
-        check_error(ValueError, 'expected to read 10 bytes, but received 3', body.read)
+        check_error(ProtocolError, 'expected to read 10 bytes, but received 3', body.read)
         assert reader.closed is True
         assert a.fileno() == -1
-        check_error(ValueError, 'Connection is closed', reader.read_preamble)
+        check_error(ConnectionClosedError, 'Connection is closed', reader.read_preamble)
     finally:
         a.close()
         b.close()
@@ -418,21 +424,21 @@ def test_body_read_size_checked_before_state() -> None:
 
 def test_body_read_max_io_size() -> None:
     body = Body(io.BytesIO(b'x' * 20), MAX_IO_SIZE + 20)
-    check_error(ValueError, 'would exceed max read size: 16777236 > 16777216', body.read)
+    check_error(ContentTooLargeError, 'would exceed max read size: 16777236 > 16777216', body.read)
     assert body.state == BODY_READY
     assert body.read(10) == b'x' * 10
-    check_error(ValueError, 'would exceed max read size: 16777226 > 16777216', body.read)
+    check_error(ContentTooLargeError, 'would exceed max read size: 16777226 > 16777216', body.read)
     assert body.state == BODY_STARTED
     assert body.read(10) == b'x' * 10
     # Exactly MAX_IO_SIZE left: allowed (and here the data is short).
-    check_error(ValueError, 'expected to read 16777216 bytes, but received 0', body.read)
+    check_error(ProtocolError, 'expected to read 16777216 bytes, but received 0', body.read)
 
 
 def test_body_read_max_io_size_whole() -> None:
     data = os.urandom(64) * (MAX_IO_SIZE // 64)
     body = Body(io.BytesIO(data), MAX_IO_SIZE)
     assert body.read() == data
-    body = Body(Reader(FakeSocket(data)), MAX_IO_SIZE)
+    body = Body(Stream(FakeSocket(data)), MAX_IO_SIZE)
     assert body.read(MAX_IO_SIZE) == data
     assert body.read(MAX_IO_SIZE) == b''
     assert body.state == BODY_CONSUMED
@@ -491,7 +497,7 @@ def test_body_iterate_short(make_big_rfile: Sources) -> None:
     body = Body(rfile, 2 * IO_SIZE)
     it = iter(body)
     assert len(next(it)) == IO_SIZE
-    check_error(ValueError,
+    check_error(ProtocolError,
                 'expected to read {} bytes, but received 10'.format(IO_SIZE), next, it)
     assert body.state == BODY_ERROR
     assert_closed(rfile)
@@ -533,7 +539,7 @@ def test_body_write_to_empty() -> None:
 
 def test_body_write_to_writer() -> None:
     sock = FakeSocket()
-    writer = Writer(sock)
+    writer = Stream(sock)
     body = Body(io.BytesIO(b'hello'), 5)
     assert body.write_to(writer) == 5
     writer.flush()
@@ -543,9 +549,9 @@ def test_body_write_to_writer() -> None:
 def test_body_write_to_relay_small_one_send() -> None:
     # Reader to Writer (a proxy): a body that fits in BUF_LEN shares the
     # preamble's send().
-    rfile = Reader(FakeSocket(b'hello' + TAIL))
+    rfile = Stream(FakeSocket(b'hello' + TAIL))
     sock = FakeSocket()
-    writer = Writer(sock)
+    writer = Stream(sock)
     writer.write(b'preamble;')
     assert Body(rfile, 5).write_to(writer) == 5
     assert sock.send_calls == []
@@ -563,12 +569,12 @@ def test_body_write_to_relay_big(make_big_rfile: Sources, length: Any, sizes: An
     data = os.urandom(length)
     rfile = make_big_rfile(data + TAIL)
     sock = FakeSocket()
-    writer = Writer(sock)
+    writer = Stream(sock)
     writer.write(b'preamble;')
     body = Body(rfile, length)
     assert body.write_to(writer) == length
     assert body.state == BODY_CONSUMED
-    if type(rfile) is Reader:
+    if type(rfile) is Stream:
         # The queue goes first, then each piece straight from the reader.
         assert [len(d) for (d, n) in sock.send_calls] == [9] + sizes
     writer.flush()
@@ -598,8 +604,8 @@ def test_body_write_to_relay_socketpair() -> None:
     try:
         a.settimeout(10)
         d.settimeout(10)
-        writer = Writer(c)
-        assert Body(Reader(a), len(data)).write_to(writer) == len(data)
+        writer = Stream(c)
+        assert Body(Stream(a), len(data)).write_to(writer) == len(data)
         c.shutdown(socket.SHUT_WR)
     finally:
         for thread in threads:
@@ -615,8 +621,8 @@ def test_body_write_to_relay_socketpair() -> None:
     ([9, 100, 0], ValueError, 'expected to write 40000 bytes, but sent 100'),
 ])
 def test_body_write_to_relay_bad_send(sends: Any, exc: Any, msg: Any) -> None:
-    rfile = Reader(FakeSocket(b'x' * 40000))
-    writer = Writer(FakeSocket(sends=sends))
+    rfile = Stream(FakeSocket(b'x' * 40000))
+    writer = Stream(FakeSocket(sends=sends))
     writer.write(b'preamble;')
     body = Body(rfile, 40000)
     check_error(exc, msg, body.write_to, writer)
@@ -625,20 +631,20 @@ def test_body_write_to_relay_bad_send(sends: Any, exc: Any, msg: Any) -> None:
 
 
 def test_body_write_to_relay_closed_writer() -> None:
-    rfile = Reader(FakeSocket(b'x' * 40000))
-    writer = Writer(FakeSocket())
+    rfile = Stream(FakeSocket(b'x' * 40000))
+    writer = Stream(FakeSocket())
     writer.close()
     body = Body(rfile, 40000)
-    check_error(ValueError, 'Connection is closed', body.write_to, writer)
+    check_error(ConnectionClosedError, 'Connection is closed', body.write_to, writer)
     assert body.state == BODY_ERROR
     assert_closed(rfile)
 
 
 def test_body_write_to_relay_short(make_big_rfile: Sources) -> None:
     rfile = make_big_rfile(b'x' * 40000)
-    writer = Writer(FakeSocket())
+    writer = Stream(FakeSocket())
     body = Body(rfile, 50000)
-    check_error(ValueError, 'expected to read 50000 bytes, but received 40000',
+    check_error(ProtocolError, 'expected to read 50000 bytes, but received 40000',
                 body.write_to, writer)
     assert body.state == BODY_ERROR
     assert_closed(rfile)
@@ -712,7 +718,7 @@ def test_body_write_to_write_raises(make_rfile: Sources) -> None:
 def test_body_write_to_short(make_rfile: Sources) -> None:
     rfile = make_rfile(b'hello')
     body = Body(rfile, 12)
-    check_error(ValueError, 'expected to read 12 bytes, but received 5',
+    check_error(ProtocolError, 'expected to read 12 bytes, but received 5',
                 body.write_to, io.BytesIO())
     assert body.state == BODY_ERROR
     assert_closed(rfile)
@@ -762,7 +768,7 @@ def test_body_misuse_started(name: Any, op: Any) -> None:
 
 def test_body_misuse_does_not_close_reader() -> None:
     # Misuse is the app's error, not the connection's.
-    reader = Reader(FakeSocket(b'hello'))
+    reader = Stream(FakeSocket(b'hello'))
     body = Body(reader, 5)
     body.read()
     with pytest.raises(ValueError):
@@ -846,7 +852,7 @@ def test_chunked_body_attributes() -> None:
 
 def test_chunked_body_repr() -> None:
     assert repr(ChunkedBody(io.BytesIO())) == 'ChunkedBody(<rfile>)'
-    assert repr(ChunkedBody(Reader(FakeSocket()))) == 'ChunkedBody(<reader>)'
+    assert repr(ChunkedBody(Stream(FakeSocket()))) == 'ChunkedBody(<reader>)'
 
 
 # ---------------------------------------------------------------------------
@@ -926,9 +932,9 @@ def test_chunked_body_read_max_io_size() -> None:
     stream = b'1000000\r\n' + big + b'\r\n0\r\n\r\n'
     assert ChunkedBody(io.BytesIO(stream)).read() == big
     stream = b'1000000\r\n' + big + b'\r\n1\r\ny\r\n0\r\n\r\n'
-    for rfile in (io.BytesIO(stream), Reader(FakeSocket(stream))):
+    for rfile in (io.BytesIO(stream), Stream(FakeSocket(stream))):
         body = ChunkedBody(rfile)
-        check_error(ValueError, 'chunks exceed MAX_IO_SIZE: 16777217 > 16777216',
+        check_error(ContentTooLargeError, 'chunks exceed MAX_IO_SIZE: 16777217 > 16777216',
                     body.read)
         assert body.state == BODY_ERROR
         assert_closed(rfile)
@@ -955,7 +961,7 @@ def test_chunked_body_write_to(make_rfile: Sources) -> None:
 
 def test_chunked_body_write_to_writer() -> None:
     sock = FakeSocket()
-    writer = Writer(sock)
+    writer = Stream(sock)
     body = ChunkedBody(io.BytesIO(CHUNKED))
     assert body.write_to(writer) == len(CHUNKED)
     writer.flush()
@@ -1074,7 +1080,11 @@ def short_id(value: Any) -> str:
 def test_chunked_body_bad_stream(make_rfile: Sources, stream: Any, msg: Any) -> None:
     rfile = make_rfile(stream)
     body = ChunkedBody(rfile)
-    check_error(ValueError, msg, body.read)
+    # ValueError: ProtocolError for the stream's faults, (still) ValueError
+    # for the parser's.
+    with pytest.raises(ValueError) as cm:
+        body.read()
+    assert str(cm.value) == msg
     assert body.state == BODY_ERROR
     assert_closed(rfile)
 
@@ -1084,7 +1094,9 @@ def test_chunked_body_bad_stream_iter(make_rfile: Sources, stream: Any, msg: Any
     rfile = make_rfile(stream)
     body = ChunkedBody(rfile)
     it = iter(body)
-    check_error(ValueError, msg, next, it)
+    with pytest.raises(ValueError) as cm:
+        next(it)
+    assert str(cm.value) == msg
     assert body.state == BODY_ERROR
     assert_closed(rfile)
 
@@ -1121,7 +1133,7 @@ def test_chunked_body_line_length_limit(make_rfile: Sources, size: Any) -> None:
     if size <= MAX_LINE_LEN:
         assert body.readchunk() == (('k', value), b'hello')
     else:
-        check_error(ValueError, "b'\\r\\n' not found in {!r}...".format(line[:32]),
+        check_error(ProtocolError, "b'\\r\\n' not found in {!r}...".format(line[:32]),
                     body.readchunk)
 
 
@@ -1154,7 +1166,7 @@ def test_rfile_readline_too_long(size: Any) -> None:
 def test_rfile_readline_no_crlf(line: Any) -> None:
     rfile = ScriptedRfile(readline=[line])
     body = ChunkedBody(rfile)
-    check_error(ValueError, "b'\\r\\n' not found in {!r}...".format(line[:32]),
+    check_error(ProtocolError, "b'\\r\\n' not found in {!r}...".format(line[:32]),
                 body.readchunk)
     assert body.state == BODY_ERROR
 
@@ -1395,7 +1407,7 @@ def test_bodyiter_started() -> None:
 
 def test_bodyiter_to_writer() -> None:
     sock = FakeSocket()
-    writer = Writer(sock)
+    writer = Stream(sock)
     BodyIter([b'hello', b' ', b'world'], 11).write_to(writer)
     writer.flush()
     assert sock.send_calls == [(b'hello world', 11)]
@@ -1511,7 +1523,7 @@ def test_chunkedbodyiter_started() -> None:
 
 def test_chunkedbodyiter_to_writer() -> None:
     sock = FakeSocket()
-    writer = Writer(sock)
+    writer = Stream(sock)
     ChunkedBodyIter(CHUNKS).write_to(writer)
     writer.flush()
     assert sock.send_calls == [(CHUNKED, len(CHUNKED))]
@@ -1606,7 +1618,7 @@ def chunked_outcome(rfile: Any) -> Tuple[Any, ...]:
                 break
     except (ValueError, TypeError) as e:
         assert body.state == BODY_ERROR
-        if type(rfile) is Reader:
+        if type(rfile) is Stream:
             assert rfile.closed is True
         return ('error', chunks, type(e), str(e))
     except Exception as e:  # anything else is a bug: report it as the outcome
@@ -1618,9 +1630,9 @@ def chunked_outcome(rfile: Any) -> Tuple[Any, ...]:
 def chunked_variants(data: bytes, seed: int) -> List[Any]:
     return [
         io.BytesIO(data),
-        Reader(FakeSocket(data)),
-        Reader(FakeSocket(data, itertools.repeat(1))),
-        Reader(FakeSocket(data, random_sizes(seed, 8))),
+        Stream(FakeSocket(data)),
+        Stream(FakeSocket(data, itertools.repeat(1))),
+        Stream(FakeSocket(data, random_sizes(seed, 8))),
     ]
 
 

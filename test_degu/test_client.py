@@ -29,7 +29,7 @@ from degu.base import (
     TYPE_ERROR2,
     api,
 )
-from degu.client import Client, Connection, Response, _build_host
+from degu.client import Client, Connection, Response
 
 HAVE_ABSTRACT = os.uname().sysname == 'Linux'
 
@@ -477,6 +477,18 @@ def _assert_closed(conn: Connection, sock: FakeSock) -> None:
     assert sock.sent == sent
 
 
+@pytest.mark.parametrize('method', [b'GET', None, 1])
+def test_request_method_type(method: Any) -> None:
+    # The original Degu's behaviour: a TypeError naming the type.
+    sock = FakeSock(OK)
+    conn = Connection(sock, None)
+    with pytest.raises(TypeError) as cm:
+        conn.request(method, '/', {}, None)
+    assert str(cm.value) == TYPE_ERROR.format('method', str, type(method), method)
+    assert sock.sent == []
+    _assert_closed(conn, sock)
+
+
 @pytest.mark.parametrize('method', ['get', 'OPTIONS', 'PATCH', ''])
 def test_request_bad_method(method: str) -> None:
     sock = FakeSock(OK)
@@ -636,35 +648,7 @@ def test_response_bad_chunk_closes_connection() -> None:
 
 
 # ---------------------------------------------------------------------------
-# _build_host and Client attributes
-
-@pytest.mark.parametrize('args, host', [
-    ((80, 'example.com', 80), 'example.com'),
-    ((80, 'example.com', 8080), 'example.com:8080'),
-    ((443, 'example.com', 443), 'example.com'),
-    ((443, 'example.com', 80), 'example.com:80'),
-    ((80, '127.0.0.1', 5984), '127.0.0.1:5984'),
-    ((80, '::1', 80, 0, 0), '[::1]'),
-    ((80, 'fe80::1', 5984, 0, 3), '[fe80::1]:5984'),
-    ((443, '::1', 443, 0, 0), '[::1]'),
-])
-def test_build_host(args: Any, host: str) -> None:
-    assert _build_host(*args) == host
-
-
-@pytest.mark.parametrize('args, name, value', [
-    ((80, b'example.com', 80), 'host', b'example.com'),
-    ((80, None, 80), 'host', None),
-    ((80, 'example.com', '80'), 'port', '80'),
-    ((80, 'example.com', 80.0), 'port', 80.0),
-    ((80, 'example.com', True), 'port', True),
-])
-def test_build_host_types(args: Any, name: str, value: Any) -> None:
-    want = str if name == 'host' else int
-    with pytest.raises(TypeError) as cm:
-        _build_host(*args)
-    assert str(cm.value) == TYPE_ERROR.format(name, want, type(value), value)
-
+# Client attributes
 
 @pytest.mark.parametrize('address, host', [
     (('127.0.0.1', 5984), '127.0.0.1:5984'),
@@ -723,6 +707,19 @@ def test_client_unknown_options(options: Any, message: str) -> None:
     with pytest.raises(TypeError) as cm:
         Client(('127.0.0.1', 80), **options)
     assert str(cm.value) == message
+
+
+@pytest.mark.parametrize('options, name, wanted', [
+    ({'timeout': '5'}, 'timeout', (int, float, type(None))),
+    ({'host': 5}, 'host', (str, type(None))),
+    ({'authorization': b'x'}, 'authorization', (str, type(None))),
+])
+def test_client_option_types_checked_at_construction(options: Any, name: str,
+                                                     wanted: Any) -> None:
+    value = options[name]
+    with pytest.raises(TypeError) as cm:
+        Client(('127.0.0.1', 80), **options)
+    assert str(cm.value) == TYPE_ERROR.format(name, wanted, type(value), value)
 
 
 @pytest.mark.parametrize('value', [17, 'hook', True])

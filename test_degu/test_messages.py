@@ -12,7 +12,7 @@ from typing import Any, Dict
 import pytest
 
 from degu.bodies import Body, BodyIter, ChunkedBody, ChunkedBodyIter
-from degu.errors import EmptyPreambleError
+from degu.errors import ConnectionClosedError, EmptyPreambleError, ProtocolError
 from degu.limits import BUF_LEN, MAX_IO_SIZE
 from degu.messages import (
     Response,
@@ -25,7 +25,7 @@ from degu.messages import (
     write_response,
 )
 from degu.ranges import ContentRange, Range
-from degu.sockio import Reader, Writer
+from degu.sockio import Stream
 from test_degu.test_sockio import SPLITS, FakeSocket, check_error, fake_reader
 
 CHUNKED = b'5\r\nhello\r\n5;foo=bar\r\nworld\r\n0\r\n\r\n'
@@ -191,7 +191,8 @@ def test_read_request_no_body(split: Any) -> None:
         'GET', '/foo/bar?x=1', {'host': 'example.com'}, None, ['foo', 'bar'], 'x=1'
     )
     assert type(request) is tuple
-    check_error(EmptyPreambleError, 'request preamble is empty', read_request, reader)
+    # The client then closed: the normal end of a connection, not an error.
+    assert read_request(reader) is None
 
 
 @pytest.mark.parametrize('split', SPLITS)
@@ -263,16 +264,15 @@ def test_read_request_range() -> None:
     assert type(headers['range']) is Range
 
 
-def test_read_request_empty_preamble_error() -> None:
-    reader = fake_reader(b'')
-    with pytest.raises(EmptyPreambleError) as cm:
-        read_request(reader)
-    assert str(cm.value) == 'request preamble is empty'
-    assert isinstance(cm.value, ConnectionError)
+def test_read_request_end_of_connection() -> None:
+    # A client closing before a new request ends the connection: a return
+    # value, not an exception (a server would otherwise catch it beside
+    # real failures).
+    assert read_request(fake_reader(b'')) is None
 
 
 def test_read_request_eof_mid_preamble() -> None:
-    check_error(ValueError, "b'\\r\\n\\r\\n' not found in b'GET / HTTP/1.1\\r\\n'...",
+    check_error(ProtocolError, "b'\\r\\n\\r\\n' not found in b'GET / HTTP/1.1\\r\\n'...",
                 read_request, fake_reader(b'GET / HTTP/1.1\r\n'))
 
 
@@ -281,7 +281,7 @@ def test_read_request_pipelined_one_recv() -> None:
             b'POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n' + CHUNKED
             + b'DELETE /c HTTP/1.1\r\n\r\n')
     sock = FakeSocket(data)
-    reader = Reader(sock)
+    reader = Stream(sock)
     assert read_request(reader)[3].read() == b'abc'
     assert read_request(reader)[3].read() == b'helloworld'
     assert read_request(reader) == ('DELETE', '/c', {}, None, ['c'], None)
@@ -293,11 +293,11 @@ def test_read_request_socketpair() -> None:
     try:
         b.sendall(b'PUT /x HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello')
         b.shutdown(socket.SHUT_WR)
-        reader = Reader(a)
+        reader = Stream(a)
         (method, uri, headers, body, path, query) = read_request(reader)
         assert (method, uri, headers) == ('PUT', '/x', {'content-length': 5})
         assert body.read() == b'hello'
-        check_error(EmptyPreambleError, 'request preamble is empty', read_request, reader)
+        assert read_request(reader) is None
     finally:
         a.close()
         b.close()
@@ -382,7 +382,7 @@ def test_read_response_parse_errors_propagate() -> None:
                 fake_reader(b'HTTP/1.1 200 OK\r\nRange: bytes=0-0\r\n\r\n'), 'GET')
     check_error(ValueError, "bad status: b'099'",
                 read_response, fake_reader(b'HTTP/1.1 099 OK\r\n\r\n'), 'GET')
-    check_error(ValueError, "b'\\r\\n\\r\\n' not found in b'HTTP/1.1 200 OK\\r\\n'...",
+    check_error(ProtocolError, "b'\\r\\n\\r\\n' not found in b'HTTP/1.1 200 OK\\r\\n'...",
                 read_response, fake_reader(b'HTTP/1.1 200 OK\r\n'), 'GET')
 
 
@@ -396,7 +396,7 @@ def sent(sock: FakeSocket) -> Any:
 def test_write_request_no_body() -> None:
     sock = FakeSocket()
     headers = {'host': 'example.com'}
-    total = write_request(Writer(sock), 'GET', '/', headers, None)
+    total = write_request(Stream(sock), 'GET', '/', headers, None)
     expected = b'GET / HTTP/1.1\r\nhost: example.com\r\n\r\n'
     assert sent(sock) == [expected]
     assert total == len(expected)
@@ -405,7 +405,7 @@ def test_write_request_no_body() -> None:
 
 def test_write_request_range_header() -> None:
     sock = FakeSocket()
-    write_request(Writer(sock), 'GET', '/', {'range': Range(17, 20)}, None)
+    write_request(Stream(sock), 'GET', '/', {'range': Range(17, 20)}, None)
     assert sent(sock) == [b'GET / HTTP/1.1\r\nrange: bytes=17-19\r\n\r\n']
 
 
@@ -413,7 +413,7 @@ def test_write_request_range_header() -> None:
 def test_write_response_small_bytes_one_send(body: Any) -> None:
     sock = FakeSocket()
     headers: Dict[str, Any] = {}
-    total = write_response(Writer(sock), 200, 'OK', headers, body)
+    total = write_response(Stream(sock), 200, 'OK', headers, body)
     expected = b'HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nbar'
     assert sent(sock) == [expected]
     assert total == len(expected)
@@ -424,7 +424,7 @@ def test_write_response_small_bytes_one_send(body: Any) -> None:
 def test_write_request_small_bytes_one_send(method: Any) -> None:
     sock = FakeSocket()
     headers = {'content-length': 5}
-    total = write_request(Writer(sock), method, '/foo?x', headers, b'hello')
+    total = write_request(Stream(sock), method, '/foo?x', headers, b'hello')
     expected = method.encode() + b' /foo?x HTTP/1.1\r\ncontent-length: 5\r\n\r\nhello'
     assert sent(sock) == [expected]
     assert total == len(expected)
@@ -435,7 +435,7 @@ def test_write_request_bytes_empty_headers(body: bytes) -> None:
     # The common case (no headers yet) gets its content-length added too.
     sock = FakeSocket()
     headers: Dict[str, Any] = {}
-    total = write_request(Writer(sock), 'POST', '/', headers, body)
+    total = write_request(Stream(sock), 'POST', '/', headers, body)
     expected = b'POST / HTTP/1.1\r\ncontent-length: %d\r\n\r\n' % len(body) + body
     assert sent(sock) == [expected]
     assert total == len(expected)
@@ -445,13 +445,13 @@ def test_write_request_bytes_empty_headers(body: bytes) -> None:
 def test_write_request_bytes_too_big_empty_headers() -> None:
     sock = FakeSocket()
     check_error(ValueError, 'need len(body) <= 16777216; got 16777217',
-                write_request, Writer(sock), 'PUT', '/', {}, b'x' * (MAX_IO_SIZE + 1))
+                write_request, Stream(sock), 'PUT', '/', {}, b'x' * (MAX_IO_SIZE + 1))
     assert sock.send_calls == []
 
 
 def test_write_response_empty_bytes() -> None:
     sock = FakeSocket()
-    write_response(Writer(sock), 200, 'OK', {}, b'')
+    write_response(Stream(sock), 200, 'OK', {}, b'')
     assert sent(sock) == [b'HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n']
 
 
@@ -459,7 +459,7 @@ def test_write_response_head() -> None:
     # A HEAD response: the framing header describes the entity, no body.
     sock = FakeSocket()
     headers = {'content-length': 12}
-    total = write_response(Writer(sock), 200, 'OK', headers, None)
+    total = write_response(Stream(sock), 200, 'OK', headers, None)
     expected = b'HTTP/1.1 200 OK\r\ncontent-length: 12\r\n\r\n'
     assert sent(sock) == [expected]
     assert total == len(expected)
@@ -470,14 +470,14 @@ def test_write_response_exactly_buf_len_one_send() -> None:
     body = b'x' * (BUF_LEN - len(preamble))
     assert len(body) == 32726
     sock = FakeSocket()
-    assert write_response(Writer(sock), 200, 'OK', {}, body) == BUF_LEN
+    assert write_response(Stream(sock), 200, 'OK', {}, body) == BUF_LEN
     assert sent(sock) == [preamble + body]
 
 
 def test_write_response_big_bytes_two_sends() -> None:
     body = b'x' * BUF_LEN
     sock = FakeSocket()
-    total = write_response(Writer(sock), 200, 'OK', {}, body)
+    total = write_response(Stream(sock), 200, 'OK', {}, body)
     preamble = b'HTTP/1.1 200 OK\r\ncontent-length: 32768\r\n\r\n'
     assert sent(sock) == [preamble, body]
     assert total == len(preamble) + BUF_LEN
@@ -486,7 +486,7 @@ def test_write_response_big_bytes_two_sends() -> None:
 def test_write_response_max_bytes() -> None:
     body = b'x' * MAX_IO_SIZE
     sock = FakeSocket()
-    write_response(Writer(sock), 200, 'OK', {}, body)
+    write_response(Stream(sock), 200, 'OK', {}, body)
     preamble = b'HTTP/1.1 200 OK\r\ncontent-length: 16777216\r\n\r\n'
     assert sent(sock) == [preamble, body]
 
@@ -495,13 +495,13 @@ def test_write_response_max_bytes() -> None:
 def test_write_response_bytes_too_big(body: Any) -> None:
     sock = FakeSocket()
     check_error(ValueError, 'need len(body) <= 16777216; got 16777217',
-                write_response, Writer(sock), 200, 'OK', {}, body)
+                write_response, Stream(sock), 200, 'OK', {}, body)
     assert sock.send_calls == []
 
 
 def test_write_response_partial_sends() -> None:
     sock = FakeSocket(sends=[10] * 5)
-    total = write_response(Writer(sock), 200, 'OK', {}, b'hello, world')
+    total = write_response(Stream(sock), 200, 'OK', {}, b'hello, world')
     expected = b'HTTP/1.1 200 OK\r\ncontent-length: 12\r\n\r\nhello, world'
     assert sock.stream == expected
     assert total == len(expected)
@@ -511,7 +511,7 @@ def test_write_response_body() -> None:
     sock = FakeSocket()
     headers: Dict[str, Any] = {}
     body = Body(io.BytesIO(b'hello, world'), 12)
-    total = write_response(Writer(sock), 200, 'OK', headers, body)
+    total = write_response(Stream(sock), 200, 'OK', headers, body)
     expected = b'HTTP/1.1 200 OK\r\ncontent-length: 12\r\n\r\nhello, world'
     assert sent(sock) == [expected]
     assert total == len(expected)
@@ -522,8 +522,8 @@ def test_write_response_body() -> None:
 def test_write_response_relayed_body_one_send() -> None:
     # A proxy relaying a small body read from another connection.
     sock = FakeSocket()
-    body = Body(Reader(FakeSocket(b'hello, world')), 12)
-    total = write_response(Writer(sock), 200, 'OK', {}, body)
+    body = Body(Stream(FakeSocket(b'hello, world')), 12)
+    total = write_response(Stream(sock), 200, 'OK', {}, body)
     expected = b'HTTP/1.1 200 OK\r\ncontent-length: 12\r\n\r\nhello, world'
     assert sent(sock) == [expected]
     assert total == len(expected)
@@ -533,7 +533,7 @@ def test_write_request_body_iter() -> None:
     sock = FakeSocket()
     headers: Dict[str, Any] = {}
     body = BodyIter([b'hello', b', ', b'world'], 12)
-    total = write_request(Writer(sock), 'PUT', '/a', headers, body)
+    total = write_request(Stream(sock), 'PUT', '/a', headers, body)
     expected = b'PUT /a HTTP/1.1\r\ncontent-length: 12\r\n\r\nhello, world'
     assert sent(sock) == [expected]
     assert total == len(expected)
@@ -542,7 +542,7 @@ def test_write_request_body_iter() -> None:
 def test_write_response_chunked_body_iter() -> None:
     sock = FakeSocket()
     headers: Dict[str, Any] = {}
-    total = write_response(Writer(sock), 200, 'OK', headers, ChunkedBodyIter(CHUNKS))
+    total = write_response(Stream(sock), 200, 'OK', headers, ChunkedBodyIter(CHUNKS))
     expected = b'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n' + CHUNKED
     assert sent(sock) == [expected]
     assert total == len(expected)
@@ -552,7 +552,7 @@ def test_write_response_chunked_body_iter() -> None:
 def test_write_request_chunked_body() -> None:
     sock = FakeSocket()
     body = ChunkedBody(io.BytesIO(b'A\r\n0123456789\r\n0\r\n\r\n'))
-    total = write_request(Writer(sock), 'POST', '/', {}, body)
+    total = write_request(Stream(sock), 'POST', '/', {}, body)
     expected = (b'POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n'
                 b'a\r\n0123456789\r\n0\r\n\r\n')
     assert sent(sock) == [expected]
@@ -562,7 +562,7 @@ def test_write_request_chunked_body() -> None:
 def test_write_response_big_streamed_body() -> None:
     data = bytes(range(256)) * 1024  # 256 KiB
     sock = FakeSocket()
-    total = write_response(Writer(sock), 200, 'OK', {}, BodyIter([data], len(data)))
+    total = write_response(Stream(sock), 200, 'OK', {}, BodyIter([data], len(data)))
     preamble = b'HTTP/1.1 200 OK\r\ncontent-length: 262144\r\n\r\n'
     assert sent(sock) == [preamble, data]
     assert total == len(preamble) + len(data)
@@ -572,7 +572,7 @@ def test_write_response_bad_body_type() -> None:
     sock = FakeSocket()
     headers = {'x': 'y'}
     check_error(TypeError, "bad body type: <class 'str'>: 'hello'",
-                write_response, Writer(sock), 200, 'OK', headers, 'hello')
+                write_response, Stream(sock), 200, 'OK', headers, 'hello')
     assert headers == {'x': 'y'}
     assert sock.send_calls == []
 
@@ -580,9 +580,9 @@ def test_write_response_bad_body_type() -> None:
 def test_write_request_framing_errors_send_nothing() -> None:
     sock = FakeSocket()
     check_error(ValueError, "'content-length' mismatch: 5 != 4",
-                write_request, Writer(sock), 'PUT', '/', {'content-length': 4}, b'hello')
+                write_request, Stream(sock), 'PUT', '/', {'content-length': 4}, b'hello')
     check_error(ValueError, 'cannot have both content-length and transfer-encoding headers',
-                write_request, Writer(sock), 'PUT', '/',
+                write_request, Stream(sock), 'PUT', '/',
                 {'transfer-encoding': 'chunked'}, b'hello')
     assert sock.send_calls == []
 
@@ -590,16 +590,16 @@ def test_write_request_framing_errors_send_nothing() -> None:
 def test_write_render_errors_send_nothing() -> None:
     sock = FakeSocket()
     check_error(ValueError, "bad method: 'PATCH'",
-                write_request, Writer(sock), 'PATCH', '/', {}, None)
+                write_request, Stream(sock), 'PATCH', '/', {}, None)
     check_error(ValueError, 'need 100 <= status <= 599; got 600',
-                write_response, Writer(sock), 600, 'OK', {}, None)
+                write_response, Stream(sock), 600, 'OK', {}, None)
     assert sock.send_calls == []
 
 
 def test_write_body_error_sends_nothing_small() -> None:
     # A body failing before anything was flushed: nothing goes out.
     sock = FakeSocket()
-    writer = Writer(sock)
+    writer = Stream(sock)
     check_error(ValueError, 'deceeds content_length: 2 < 5',
                 write_response, writer, 200, 'OK', {}, BodyIter([b'ab'], 5))
     assert sock.send_calls == []
@@ -607,10 +607,10 @@ def test_write_body_error_sends_nothing_small() -> None:
 
 def test_write_closed_writer() -> None:
     sock = FakeSocket()
-    writer = Writer(sock)
+    writer = Stream(sock)
     writer.close()
     for body in (None, b'abc', BodyIter([b'abc'], 3)):
-        check_error(ValueError, 'Connection is closed',
+        check_error(ConnectionClosedError, 'Connection is closed',
                     write_response, writer, 200, 'OK', {}, body)
     assert sock.send_calls == []
 
@@ -629,8 +629,8 @@ def test_request_round_trip_socketpair(body: Any, expected: Any) -> None:
     (a, b) = socket.socketpair()
     try:
         method = 'GET' if body is None else 'PUT'
-        write_request(Writer(a), method, '/foo?q', {'x-a': 'b'}, body)
-        reader = Reader(b)
+        write_request(Stream(a), method, '/foo?q', {'x-a': 'b'}, body)
+        reader = Stream(b)
         (m, uri, headers, got, path, query) = read_request(reader)
         assert (m, uri, path, query) == (method, '/foo?q', ['foo'], 'q')
         assert headers['x-a'] == 'b'
@@ -648,11 +648,11 @@ def test_request_round_trip_socketpair(body: Any, expected: Any) -> None:
 def test_response_round_trip_socketpair() -> None:
     (a, b) = socket.socketpair()
     try:
-        writer = Writer(a)
+        writer = Stream(a)
         write_response(writer, 200, 'OK', {}, b'hello')
         write_response(writer, 200, 'OK', {'content-length': 5}, None)  # HEAD
         write_response(writer, 404, 'Not Found', {}, None)
-        reader = Reader(b)
+        reader = Stream(b)
         assert read_response(reader, 'GET').body.read() == b'hello'
         assert read_response(reader, 'HEAD') == (200, 'OK', {'content-length': 5}, None)
         assert read_response(reader, 'GET') == (404, 'Not Found', {}, None)
@@ -678,14 +678,14 @@ def test_read_response_skips_interim(split: Any, count: Any) -> None:
 def test_read_response_too_many_interim() -> None:
     data = (b'HTTP/1.1 100 Continue\r\n\r\n' * 5
             + b'HTTP/1.1 200 OK\r\n\r\n')
-    check_error(ValueError, 'more than 4 interim responses',
+    check_error(ProtocolError, 'more than 4 interim responses',
                 read_response, fake_reader(data), 'GET')
 
 
 def test_read_response_interim_with_headers() -> None:
     data = (b'HTTP/1.1 100 Continue\r\nX-Foo: bar\r\n\r\n'
             b'HTTP/1.1 200 OK\r\n\r\n')
-    check_error(ValueError,
+    check_error(ProtocolError,
                 'interim response with headers: {!r}'.format(data[:32]),
                 read_response, fake_reader(data), 'GET')
 

@@ -1,4 +1,4 @@
-"""Tests for degu.sockio: the connection Reader and Writer.
+"""Tests for degu.sockio: the ``Stream``, its read side and its write side.
 
 Most tests use ``FakeSocket``, a scripted stand-in for a connected socket
 that hands out its data in pieces of chosen sizes (one byte per ``recv``,
@@ -18,9 +18,14 @@ from typing import Any, Iterable, Iterator, List, Optional, Tuple
 
 import pytest
 
-from degu.errors import TYPE_ERROR
-from degu.limits import BUF_LEN
-from degu.sockio import Reader, Writer
+from degu.errors import (
+    TYPE_ERROR,
+    ConnectionClosedError,
+    HeadersTooLargeError,
+    ProtocolError,
+)
+from degu.limits import BUF_LEN, IO_SIZE, MAX_IO_SIZE
+from degu.sockio import FIRST_PIECE, Stream
 
 PREAMBLE_END = b'\r\n\r\n'
 CONTINUE = b'HTTP/1.1 100 Continue\r\n\r\n'
@@ -132,8 +137,8 @@ def sizes_for(split: str, seed: int = 7) -> Optional[Iterator[int]]:
     return random_sizes(seed)
 
 
-def fake_reader(data: bytes, split: str = 'whole', seed: int = 7) -> Reader:
-    return Reader(FakeSocket(data, sizes_for(split, seed)))
+def fake_reader(data: bytes, split: str = 'whole', seed: int = 7) -> Stream:
+    return Stream(FakeSocket(data, sizes_for(split, seed)))
 
 
 def check_error(exc: type, message: str, func: Any, *args: Any) -> None:
@@ -152,25 +157,28 @@ def not_found(end: bytes, data: bytes) -> str:
 
 def test_reader_init() -> None:
     sock = FakeSocket()
-    reader = Reader(sock)
+    reader = Stream(sock)
     assert reader.sock is sock
     assert reader.timeout is None
     assert reader.closed is False
     assert reader.buffered() == 0
-    assert reader.has_interim() is False
-    assert Reader(sock, 2.5).timeout == 2.5
+    assert reader.owes is False
+    assert reader.broken is False
+    assert reader.server_side is False
+    assert Stream(sock, 2.5).timeout == 2.5
+    assert Stream(sock, server_side=True).server_side is True
     assert sock.recv_calls == 0
 
 
 def test_reader_closed_property_is_read_only() -> None:
-    reader = Reader(FakeSocket())
+    reader = Stream(FakeSocket())
     with pytest.raises(AttributeError):
         setattr(reader, 'closed', True)
 
 
 def test_reader_close() -> None:
     sock = FakeSocket(b'GET / HTTP/1.1\r\n\r\nmore')
-    reader = Reader(sock)
+    reader = Stream(sock)
     assert reader.read_preamble() == b'GET / HTTP/1.1'
     assert reader.buffered() == 4
     reader.close()
@@ -191,35 +199,122 @@ def test_reader_close() -> None:
 ])
 def test_reader_closed_refuses(call: Any) -> None:
     sock = FakeSocket(b'GET / HTTP/1.1\r\n\r\n')
-    reader = Reader(sock)
+    reader = Stream(sock)
     reader.close()
-    check_error(ValueError, 'Connection is closed', call, reader)
+    check_error(ConnectionClosedError, 'Connection is closed', call, reader)
     assert sock.recv_calls == 0
 
 
-def test_reader_mark_closed() -> None:
-    # The socket's owner closes it; the reader only refuses further reads.
+def test_fail_client_side_closes() -> None:
+    # A read that failed half-way loses the stream's position: a client has
+    # nothing left to say, so its stream closes at once.
     sock = FakeSocket(b'GET / HTTP/1.1\r\n\r\nmore')
-    reader = Reader(sock)
-    reader.read_preamble()
-    reader.mark_closed()
-    assert reader.closed is True
-    assert reader.buffered() == 0
-    check_error(ValueError, 'Connection is closed', reader.read, 1)
-    del reader
-    gc.collect()
+    stream = Stream(sock)
+    stream.read_preamble()
+    stream.fail()
+    assert (stream.broken, stream.closed) == (True, True)
+    assert stream.buffered() == 0
+    assert sock.close_calls == 1
+    check_error(ConnectionClosedError, 'Connection is closed', stream.read, 1)
+    check_error(ConnectionClosedError, 'Connection is closed', stream.send_all, b'x')
+
+
+def test_fail_server_side_keeps_write_side() -> None:
+    # A server still has something to say: why it gives up.  Reads are
+    # refused, writes still go out, and the stream closes when told to.
+    sock = FakeSocket(b'GET / HTTP/1.1\r\n\r\nmore')
+    stream = Stream(sock, server_side=True)
+    stream.read_preamble()
+    stream.owe(CONTINUE)
+    stream.fail()
+    assert (stream.broken, stream.closed, stream.owes) == (True, False, False)
+    assert stream.buffered() == 0
     assert sock.close_calls == 0
+    for call in (stream.read_preamble, lambda: stream.read(1),
+                 lambda: stream.readline(10), lambda: stream.take(1),
+                 lambda: stream.readinto(memoryview(bytearray(1))),
+                 lambda: stream.read_chunk_data(1)):
+        check_error(ConnectionClosedError, 'Connection is closed', call)
+    stream.send_all(b'HTTP/1.1 400 Bad Request')
+    assert sock.send_calls == [(b'HTTP/1.1 400 Bad Request', 24)]
+    stream.close()
+    assert sock.close_calls == 1
+
+
+def test_wrap_replaces_socket() -> None:
+    first = FakeSocket()
+    second = FakeSocket(b'GET / HTTP/1.1\r\n\r\n')
+    stream = Stream(first)
+    seen = []
+
+    def wrapper(sock: Any) -> Any:
+        seen.append(sock)
+        return second
+
+    stream.wrap(wrapper)
+    assert seen == [first]
+    assert stream.sock is second
+    assert stream.read_preamble() == b'GET / HTTP/1.1'
+    stream.send_all(b'x')
+    assert (first.recv_calls, first.send_calls) == (0, [])
+    assert second.send_calls == [(b'x', 1)]
+
+
+def test_wrap_failure_closes() -> None:
+    # A socket handed to a Stream is closed by the Stream, whatever happens.
+    sock = FakeSocket()
+    stream = Stream(sock)
+
+    def wrapper(sock: Any) -> Any:
+        raise OSError('handshake failed')
+
+    with pytest.raises(OSError):
+        stream.wrap(wrapper)
+    assert stream.closed is True
+    assert sock.close_calls == 1
+
+
+class TLSLikeSocket(FakeSocket):
+    """Records the close_notify attempt of Stream.close()."""
+
+    def __init__(self, unwrap_error: Optional[BaseException] = None) -> None:
+        super().__init__()
+        self.unwrap_error = unwrap_error
+        self.calls: List[str] = []
+
+    def fileno(self) -> int:
+        return -1 if self.close_calls else 7
+
+    def settimeout(self, value: Optional[float]) -> None:
+        self.calls.append('settimeout({!r})'.format(value))
+
+    def unwrap(self) -> None:
+        self.calls.append('unwrap')
+        if self.unwrap_error is not None:
+            raise self.unwrap_error
+
+    def close(self) -> None:
+        self.calls.append('close')
+        super().close()
+
+
+@pytest.mark.parametrize('error', [None, OSError('want read'), ValueError('closed')])
+def test_close_says_close_notify_first(error: Any) -> None:
+    sock = TLSLikeSocket(error)
+    Stream(sock).close()
+    # Non-blocking, so a peer that does not read cannot hold the thread.
+    assert sock.calls == ['settimeout(0)', 'unwrap', 'close']
 
 
 def test_reader_gc_closes_socket() -> None:
     # The reader is the last owner of the socket (bodies hold on to it).
     sock = FakeSocket()
-    reader = Reader(sock)
+    reader = Stream(sock)
     del reader
     gc.collect()
     assert sock.close_calls == 1
     sock = FakeSocket()
-    reader = Reader(sock)
+    reader = Stream(sock)
     reader.close()
     del reader
     gc.collect()
@@ -229,7 +324,7 @@ def test_reader_gc_closes_socket() -> None:
 def test_reader_gc_closes_socketpair() -> None:
     (a, b) = socket.socketpair()
     try:
-        reader = Reader(a)
+        reader = Stream(a)
         del reader
         gc.collect()
         assert a.fileno() == -1
@@ -251,7 +346,7 @@ def test_reader_bad_sock(monkeypatch: pytest.MonkeyPatch) -> None:
 
     sock = NoRecvInto()
     with pytest.raises(AttributeError):
-        Reader(sock)
+        Stream(sock)
     gc.collect()
     assert unraisable == []
     assert sock.closed == 0
@@ -279,7 +374,7 @@ def test_read_preamble_split_at_every_position(first: Any) -> None:
     # The first recv() gets `first` bytes, the second everything else; this
     # splits the terminator at each of its positions too.
     sock = FakeSocket(MESSAGE, then_all(first))
-    reader = Reader(sock)
+    reader = Stream(sock)
     assert reader.read_preamble() == REQUEST
     assert reader.read(5) == b'hello'
 
@@ -289,7 +384,7 @@ def test_read_preamble_terminator_split_one_byte_pieces(cut: Any) -> None:
     # b'\r\n\r\n' arrives as two pieces, the split at `cut`.
     end = len(REQUEST) + cut
     sock = FakeSocket(MESSAGE, then_all(end, 1, 1, 1))
-    reader = Reader(sock)
+    reader = Stream(sock)
     assert reader.read_preamble() == REQUEST
     assert sock.recv_calls >= 2
 
@@ -307,7 +402,7 @@ def test_read_preamble_random_splits(seed: Any) -> None:
 
 def test_read_preamble_eof_before_any_byte() -> None:
     sock = FakeSocket(b'')
-    reader = Reader(sock)
+    reader = Stream(sock)
     assert reader.read_preamble() is None
     assert sock.recv_calls == 1
     assert reader.closed is False
@@ -329,7 +424,7 @@ def test_read_preamble_eof_between_messages() -> None:
 ])
 def test_read_preamble_eof_mid_preamble(split: Any, data: Any) -> None:
     reader = fake_reader(data, split)
-    check_error(ValueError, not_found(PREAMBLE_END, data), reader.read_preamble)
+    check_error(ProtocolError, not_found(PREAMBLE_END, data), reader.read_preamble)
 
 
 def test_read_preamble_eof_mid_preamble_shows_no_stale_bytes() -> None:
@@ -338,10 +433,10 @@ def test_read_preamble_eof_mid_preamble_shows_no_stale_bytes() -> None:
     first = b'POST /a/much/longer/request/line HTTP/1.1\r\nX: y' + PREAMBLE_END
     reader = fake_reader(first + b'GET /', 'whole')
     assert reader.read_preamble() == first[:-4]
-    check_error(ValueError, not_found(PREAMBLE_END, b'GET /'), reader.read_preamble)
-    reader = Reader(FakeSocket(first + b'GET /', then_all(len(first))))
+    check_error(ProtocolError, not_found(PREAMBLE_END, b'GET /'), reader.read_preamble)
+    reader = Stream(FakeSocket(first + b'GET /', then_all(len(first))))
     assert reader.read_preamble() == first[:-4]
-    check_error(ValueError, not_found(PREAMBLE_END, b'GET /'), reader.read_preamble)
+    check_error(ProtocolError, not_found(PREAMBLE_END, b'GET /'), reader.read_preamble)
 
 
 def big_preamble(size: int) -> bytes:
@@ -366,8 +461,8 @@ def test_read_preamble_over_buf_len(split: Any, size: Any) -> None:
     # The terminator ends past BUF_LEN (even when it starts within it).
     data = big_preamble(size)
     sock = FakeSocket(data, sizes_for(split))
-    reader = Reader(sock)
-    check_error(ValueError, not_found(PREAMBLE_END, data), reader.read_preamble)
+    reader = Stream(sock)
+    check_error(HeadersTooLargeError, not_found(PREAMBLE_END, data), reader.read_preamble)
     # Never more than BUF_LEN bytes were taken from the socket.
     assert sock.pos == BUF_LEN
 
@@ -382,13 +477,13 @@ def test_read_preamble_limit_counts_unconsumed_bytes_only() -> None:
     assert reader.read_preamble() == second[:-4]
     reader = fake_reader(first + big_preamble(BUF_LEN + 1), 'whole')
     assert reader.read_preamble() == first[:-4]
-    check_error(ValueError, not_found(PREAMBLE_END, second), reader.read_preamble)
+    check_error(HeadersTooLargeError, not_found(PREAMBLE_END, second), reader.read_preamble)
 
 
 def test_read_preamble_leftover_goes_to_body() -> None:
     data = b'PUT / HTTP/1.1\r\nContent-Length: 11' + PREAMBLE_END + b'hello world'
     sock = FakeSocket(data)
-    reader = Reader(sock)
+    reader = Stream(sock)
     assert reader.read_preamble() == data[:-15]
     assert reader.buffered() == 11
     dst = bytearray(20)
@@ -402,7 +497,7 @@ def test_read_preamble_pipelined() -> None:
         b'GET /%d HTTP/1.1' % i + PREAMBLE_END for i in range(5)
     ]
     sock = FakeSocket(b''.join(messages))
-    reader = Reader(sock)
+    reader = Stream(sock)
     for i in range(5):
         assert reader.read_preamble() == b'GET /%d HTTP/1.1' % i
     assert sock.recv_calls == 1
@@ -419,7 +514,7 @@ def test_read_preamble_empty_preamble() -> None:
 def test_read_preamble_reuses_buffer() -> None:
     # Between messages the whole buffer is offered to recv_into() again.
     sock = FakeSocket(b'GET / HTTP/1.1\r\n\r\n' * 2, then_all(18))
-    reader = Reader(sock)
+    reader = Stream(sock)
     reader.read_preamble()
     reader.read_preamble()
     assert sock.recv_lens == [BUF_LEN, BUF_LEN]
@@ -428,7 +523,7 @@ def test_read_preamble_reuses_buffer() -> None:
 @pytest.mark.parametrize('value', [None, 1.0, '1', b'1', True, [1]])
 def test_read_preamble_recv_type_error(value: Any) -> None:
     # recv_into() must return an int (here: the first recv of a message).
-    reader = Reader(FakeSocket(returns=[value]))
+    reader = Stream(FakeSocket(returns=[value]))
     check_error(TypeError, TYPE_ERROR.format('received', int, type(value), value),
                 reader.read_preamble)
 
@@ -460,27 +555,16 @@ class ScriptSocket(FakeSocket):
     ((b'GET ', BUF_LEN - 3), BUF_LEN - 4, BUF_LEN - 3),
 ])
 def test_read_preamble_recv_range_error(script: Any, size: Any, got: Any) -> None:
-    reader = Reader(ScriptSocket(*script))
+    reader = Stream(ScriptSocket(*script))
     check_error(ValueError, 'need 0 <= received <= {}; got {}'.format(size, got),
                 reader.read_preamble)
 
 
 @pytest.mark.parametrize('value', [None, 1.0, '1', True])
 def test_read_preamble_recv_type_error_later(value: Any) -> None:
-    reader = Reader(ScriptSocket(b'GET ', value))
+    reader = Stream(ScriptSocket(b'GET ', value))
     check_error(TypeError, TYPE_ERROR.format('received', int, type(value), value),
                 reader.read_preamble)
-
-
-def test_read_preamble_clears_interim() -> None:
-    # An interim response owed for the previous body is dropped (not sent)
-    # when the next preamble is read.
-    sock = FakeSocket(b'GET / HTTP/1.1\r\n\r\n')
-    reader = Reader(sock)
-    reader.send_before_body(CONTINUE)
-    assert reader.read_preamble() == b'GET / HTTP/1.1'
-    assert reader.has_interim() is False
-    assert sock.sendall_calls == []
 
 
 # ---------------------------------------------------------------------------
@@ -488,7 +572,7 @@ def test_read_preamble_clears_interim() -> None:
 
 def test_deadline_adjusts_and_restores_socket_timeout() -> None:
     sock = FakeSocket(MESSAGE, itertools.repeat(3))
-    reader = Reader(sock, timeout=30)
+    reader = Stream(sock, timeout=30)
     assert reader.read_preamble() == REQUEST
     # The first recv() uses the socket's own timeout; each later one gets
     # what is left of the deadline; afterwards the timeout is restored.
@@ -500,14 +584,14 @@ def test_deadline_adjusts_and_restores_socket_timeout() -> None:
 
 def test_deadline_not_used_when_first_recv_has_it_all() -> None:
     sock = FakeSocket(MESSAGE)
-    reader = Reader(sock, timeout=30)
+    reader = Stream(sock, timeout=30)
     assert reader.read_preamble() == REQUEST
     assert sock.timeouts == []
 
 
 def test_no_deadline_without_timeout() -> None:
     sock = FakeSocket(MESSAGE, itertools.repeat(1))
-    reader = Reader(sock)
+    reader = Stream(sock)
     assert reader.read_preamble() == REQUEST
     assert sock.timeouts == []
 
@@ -515,7 +599,7 @@ def test_no_deadline_without_timeout() -> None:
 def test_deadline_expired() -> None:
     # With timeout=0 the deadline has passed by the second recv().
     sock = FakeSocket(MESSAGE, itertools.repeat(4))
-    reader = Reader(sock, timeout=0)
+    reader = Stream(sock, timeout=0)
     check_error(TimeoutError, 'preamble not received in time', reader.read_preamble)
     assert sock.recv_calls == 1
     assert sock.timeouts == []
@@ -545,7 +629,7 @@ def test_deadline_trickling_peer_socketpair() -> None:
     thread = threading.Thread(target=trickle, args=(b, data, 0.2, stop, sent))
     thread.start()
     try:
-        reader = Reader(a, timeout=0.5)
+        reader = Stream(a, timeout=0.5)
         with pytest.raises(socket.timeout):
             reader.read_preamble()
         assert sent[0] < len(data)
@@ -573,7 +657,7 @@ def test_deadline_slow_but_complete_socketpair() -> None:
     thread = threading.Thread(target=send)
     thread.start()
     try:
-        reader = Reader(a, timeout=5)
+        reader = Stream(a, timeout=5)
         assert reader.read_preamble() == b'GET / HTTP/1.1'
         assert a.gettimeout() == 5
     finally:
@@ -588,7 +672,7 @@ def test_deadline_slow_but_complete_socketpair() -> None:
 
 def test_readinto_from_buffer_then_socket() -> None:
     sock = FakeSocket(b'GET / HTTP/1.1\r\n\r\nabc' + b'defghij', then_all(21))
-    reader = Reader(sock)
+    reader = Stream(sock)
     reader.read_preamble()
     dst = bytearray(5)
     assert reader.readinto(memoryview(dst)) == 3  # only what is buffered
@@ -613,14 +697,14 @@ def test_readinto_smaller_than_buffered() -> None:
 
 @pytest.mark.parametrize('value', [None, 1.0, '1', True])
 def test_readinto_recv_type_error(value: Any) -> None:
-    reader = Reader(FakeSocket(returns=[value]))
+    reader = Stream(FakeSocket(returns=[value]))
     check_error(TypeError, TYPE_ERROR.format('received', int, type(value), value),
                 reader.readinto, memoryview(bytearray(8)))
 
 
 @pytest.mark.parametrize('value', [-1, 9, 2 ** 64])
 def test_readinto_recv_range_error(value: Any) -> None:
-    reader = Reader(FakeSocket(returns=[value]))
+    reader = Stream(FakeSocket(returns=[value]))
     check_error(ValueError, 'need 0 <= received <= 8; got {}'.format(value),
                 reader.readinto, memoryview(bytearray(8)))
 
@@ -636,12 +720,12 @@ def test_read_exact_sizes(split: Any, size: Any) -> None:
     assert type(got) is bytes
     assert got == data[:size]
     assert reader.read(50) == data[size:]
-    check_error(ValueError, 'expected to read 1 bytes, but received 0', reader.read, 1)
+    check_error(ProtocolError, 'expected to read 1 bytes, but received 0', reader.read, 1)
 
 
 def test_read_in_buffer_needs_no_recv() -> None:
     sock = FakeSocket(b'GET / HTTP/1.1\r\n\r\nhello world')
-    reader = Reader(sock)
+    reader = Stream(sock)
     reader.read_preamble()
     assert reader.read(5) == b'hello'
     assert reader.read(6) == b' world'
@@ -654,7 +738,7 @@ def test_read_compacts_buffer() -> None:
     head = big_preamble(BUF_LEN - 10)
     body = bytes(range(256)) * 128  # BUF_LEN bytes
     sock = FakeSocket(head + body)
-    reader = Reader(sock)
+    reader = Stream(sock)
     reader.read_preamble()
     assert reader.buffered() == 10
     assert reader.read(BUF_LEN) == body
@@ -669,7 +753,7 @@ def test_read_eof(split: Any, size: Any, have: Any) -> None:
     data = b'x' * have
     reader = fake_reader(b'GET / HTTP/1.1\r\n\r\n' + data, split)
     reader.read_preamble()
-    check_error(ValueError,
+    check_error(ProtocolError,
                 'expected to read {} bytes, but received {}'.format(size, have),
                 reader.read, size)
 
@@ -677,17 +761,17 @@ def test_read_eof(split: Any, size: Any, have: Any) -> None:
 @pytest.mark.parametrize('value', [None, 1.0, '1', True])
 @pytest.mark.parametrize('size', [10, BUF_LEN + 10])
 def test_read_recv_type_error(value: Any, size: Any) -> None:
-    reader = Reader(FakeSocket(returns=[value]))
+    reader = Stream(FakeSocket(returns=[value]))
     check_error(TypeError, TYPE_ERROR.format('received', int, type(value), value),
                 reader.read, size)
 
 
 def test_read_recv_range_error() -> None:
-    reader = Reader(ScriptSocket(b'abc', BUF_LEN))
+    reader = Stream(ScriptSocket(b'abc', BUF_LEN))
     check_error(ValueError,
                 'need 0 <= received <= {}; got {}'.format(BUF_LEN - 3, BUF_LEN),
                 reader.read, 10)
-    reader = Reader(ScriptSocket(b'abc', BUF_LEN * 2))
+    reader = Stream(ScriptSocket(b'abc', BUF_LEN * 2))
     check_error(ValueError,
                 'need 0 <= received <= {}; got {}'.format(BUF_LEN * 2 - 3, BUF_LEN * 2),
                 reader.read, BUF_LEN * 2)
@@ -705,12 +789,12 @@ def test_readline(split: Any) -> None:
     assert reader.read(7) == b'world\r\n'
     assert reader.readline(4096) == b'0\r\n'
     assert reader.readline(4096) == b'\r\n'
-    check_error(ValueError, not_found(b'\r\n', b''), reader.readline, 4096)
+    check_error(ProtocolError, not_found(b'\r\n', b''), reader.readline, 4096)
 
 
 def test_readline_crlf_split_across_recvs() -> None:
     sock = FakeSocket(b'abc\r\ndef\r\n', then_all(4, 1, 5))
-    reader = Reader(sock)
+    reader = Stream(sock)
     assert reader.readline(100) == b'abc\r\n'
     assert reader.readline(100) == b'def\r\n'
 
@@ -722,13 +806,13 @@ def test_readline_size_limit(split: Any) -> None:
     reader = fake_reader(line + long_line, split)
     assert reader.readline(4096) == line
     # 4097 bytes with the CRLF: the LF is beyond the limit.
-    check_error(ValueError, not_found(b'\r\n', long_line), reader.readline, 4096)
+    check_error(ProtocolError, not_found(b'\r\n', long_line), reader.readline, 4096)
 
 
 @pytest.mark.parametrize('split', SPLITS)
 def test_readline_size_limit_small(split: Any) -> None:
     reader = fake_reader(b'abcdef\r\n', split)
-    check_error(ValueError, not_found(b'\r\n', b'abcd'), reader.readline, 4)
+    check_error(ProtocolError, not_found(b'\r\n', b'abcd'), reader.readline, 4)
     reader = fake_reader(b'ab\r\n', split)
     assert reader.readline(4) == b'ab\r\n'
 
@@ -739,7 +823,7 @@ def test_readline_size_limit_small(split: Any) -> None:
 ])
 def test_readline_eof(split: Any, data: Any) -> None:
     reader = fake_reader(data, split)
-    check_error(ValueError, not_found(b'\r\n', data), reader.readline, 4096)
+    check_error(ProtocolError, not_found(b'\r\n', data), reader.readline, 4096)
 
 
 @pytest.mark.parametrize('split', SPLITS)
@@ -758,7 +842,7 @@ def test_readline_bare_lf(split: Any, data: Any, shown: Any) -> None:
     if shown is None:
         assert reader.readline(4096) == b'5\r\r\n'
     else:
-        check_error(ValueError, not_found(b'\r\n', shown), reader.readline, 4096)
+        check_error(ProtocolError, not_found(b'\r\n', shown), reader.readline, 4096)
 
 
 def test_readline_after_preamble_in_same_recv() -> None:
@@ -772,18 +856,18 @@ def test_readline_stale_bytes_not_shown() -> None:
     # A line cut short by EOF shows only its own bytes.
     reader = fake_reader(b'0123456789abcdef\r\nxyz', 'whole')
     assert reader.readline(4096) == b'0123456789abcdef\r\n'
-    check_error(ValueError, not_found(b'\r\n', b'xyz'), reader.readline, 4096)
+    check_error(ProtocolError, not_found(b'\r\n', b'xyz'), reader.readline, 4096)
 
 
 @pytest.mark.parametrize('value', [None, 1.0, '1', True])
 def test_readline_recv_type_error(value: Any) -> None:
-    reader = Reader(ScriptSocket(b'5', value))
+    reader = Stream(ScriptSocket(b'5', value))
     check_error(TypeError, TYPE_ERROR.format('received', int, type(value), value),
                 reader.readline, 4096)
 
 
 def test_readline_recv_range_error() -> None:
-    reader = Reader(ScriptSocket(b'5', BUF_LEN))
+    reader = Stream(ScriptSocket(b'5', BUF_LEN))
     check_error(ValueError,
                 'need 0 <= received <= {}; got {}'.format(BUF_LEN - 1, BUF_LEN),
                 reader.readline, 4096)
@@ -808,7 +892,7 @@ def test_take(split: Any, size: Any) -> None:
 def test_take_closed() -> None:
     reader = fake_reader(b'hello')
     reader.close()
-    check_error(ValueError, 'Connection is closed', reader.take, 1)
+    check_error(ConnectionClosedError, 'Connection is closed', reader.take, 1)
 
 
 @pytest.mark.parametrize('split', SPLITS)
@@ -823,6 +907,66 @@ def test_read_large_reuses_scratch_safely(split: Any) -> None:
     assert got_b == b
 
 
+# Memory follows the bytes that arrive, never the size a peer announced.
+
+def peak_while(func: Any, *args: Any) -> int:
+    """Peak bytes allocated (tracemalloc) while *func* runs and raises."""
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        with pytest.raises(ProtocolError):
+            func(*args)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize('call', [
+    lambda stream: stream.read(MAX_IO_SIZE),
+    lambda stream: stream.take(IO_SIZE),
+    lambda stream: stream.read_chunk_data(MAX_IO_SIZE),
+])
+def test_big_read_allocates_as_bytes_arrive(call: Any) -> None:
+    # 900 bytes arrive for a 16 MiB (or 1 MiB) read: the stream must not
+    # have allocated the whole size first.
+    stream = Stream(FakeSocket(b'x' * 900))
+    assert peak_while(call, stream) < 4 * FIRST_PIECE
+
+
+def test_big_read_allocates_about_twice_what_arrived() -> None:
+    data = b'y' * (3 * IO_SIZE + 12345)
+    stream = Stream(FakeSocket(data))
+    peak = peak_while(stream.read, MAX_IO_SIZE)
+    assert peak < 2 * len(data) + IO_SIZE
+
+
+@pytest.mark.parametrize('split', SPLITS)
+@pytest.mark.parametrize('size', [BUF_LEN + 1, FIRST_PIECE + 1, IO_SIZE, 3 * IO_SIZE + 7])
+def test_read_big_sizes(split: Any, size: Any) -> None:
+    data = random.Random(size).randbytes(size + 3)
+    stream = fake_reader(data, split)
+    assert stream.read(size) == data[:size]
+    assert stream.read(3) == data[size:]
+    check_error(ProtocolError, 'expected to read {} bytes, but received 0'.format(size),
+                fake_reader(b'', split).read, size)
+    check_error(ProtocolError, 'expected to read {} bytes, but received {}'.format(size, size - 1),
+                fake_reader(data[:size - 1], split).read, size)
+
+
+@pytest.mark.parametrize('split', SPLITS)
+def test_take_scratch_grows_then_is_reused(split: Any) -> None:
+    data = random.Random(3).randbytes(3 * IO_SIZE)
+    stream = fake_reader(data, split)
+    first = stream.take(IO_SIZE)
+    assert first == data[:IO_SIZE]
+    second = stream.take(IO_SIZE)
+    assert second == data[IO_SIZE:2 * IO_SIZE]
+    # The same memory, overwritten: a view is only valid until the next read.
+    assert second.obj is first.obj
+    assert stream.take(IO_SIZE - 1) == data[2 * IO_SIZE:-1]
+    assert stream.read(1) == data[-1:]
+
+
 @pytest.mark.parametrize('split', SPLITS)
 @pytest.mark.parametrize('size', [0, 5, BUF_LEN, 2 * BUF_LEN])
 def test_read_chunk_data(split: Any, size: Any) -> None:
@@ -831,20 +975,20 @@ def test_read_chunk_data(split: Any, size: Any) -> None:
     got = reader.read_chunk_data(size)
     assert type(got) is bytes
     assert got == data
-    check_error(ValueError, "bad chunk data termination: b'\\n\\r'",
+    check_error(ProtocolError, "bad chunk data termination: b'\\n\\r'",
                 reader.read_chunk_data, size)
 
 
 def test_read_chunk_data_short() -> None:
     reader = fake_reader(b'hello\r')
-    check_error(ValueError, 'expected to read 7 bytes, but received 6',
+    check_error(ProtocolError, 'expected to read 7 bytes, but received 6',
                 reader.read_chunk_data, 5)
 
 
 def test_read_chunk_data_closed() -> None:
     reader = fake_reader(b'hello\r\n')
     reader.close()
-    check_error(ValueError, 'Connection is closed', reader.read_chunk_data, 5)
+    check_error(ConnectionClosedError, 'Connection is closed', reader.read_chunk_data, 5)
 
 
 # ---------------------------------------------------------------------------
@@ -859,35 +1003,37 @@ def test_read_chunk_data_closed() -> None:
 def test_interim_sent_on_first_body_read_only(first: Any) -> None:
     data = b'PUT / HTTP/1.1\r\n\r\n' + b'ab\r\n' + b'x' * (BUF_LEN + 10)
     sock = FakeSocket(data, then_all(18))
-    reader = Reader(sock)
+    reader = Stream(sock)
     assert reader.read_preamble() == b'PUT / HTTP/1.1'
-    reader.send_before_body(CONTINUE)
-    assert reader.has_interim() is True
-    assert sock.sendall_calls == []
+    reader.owe(CONTINUE)
+    assert reader.owes is True
+    assert sock.send_calls == []
     first(reader)
-    assert sock.sendall_calls == [CONTINUE]
-    assert reader.has_interim() is False
+    # Paid through the write side, like any other bytes sent.
+    assert sock.send_calls == [(CONTINUE, len(CONTINUE))]
+    assert reader.owes is False
     reader.read(3)
     reader.readinto(memoryview(bytearray(3)))
-    assert sock.sendall_calls == [CONTINUE]
+    assert sock.send_calls == [(CONTINUE, len(CONTINUE))]
 
 
 def test_interim_not_sent_without_read() -> None:
     sock = FakeSocket(b'PUT / HTTP/1.1\r\n\r\n')
-    reader = Reader(sock)
+    reader = Stream(sock)
     reader.read_preamble()
-    reader.send_before_body(CONTINUE)
+    reader.owe(CONTINUE)
     reader.close()
-    assert sock.sendall_calls == []
+    assert sock.send_calls == []
+    assert reader.owes is False
 
 
 def test_interim_over_socketpair() -> None:
     (a, b) = socket.socketpair()
     try:
-        reader = Reader(a)
+        reader = Stream(a)
         b.sendall(b'PUT / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n')
         assert reader.read_preamble() == b'PUT / HTTP/1.1\r\nExpect: 100-continue'
-        reader.send_before_body(CONTINUE)
+        reader.owe(CONTINUE)
         b.sendall(b'hello')
         assert reader.read(5) == b'hello'
         b.settimeout(5)
@@ -902,7 +1048,7 @@ def test_interim_over_socketpair() -> None:
 
 def test_writer_init() -> None:
     sock = FakeSocket()
-    writer = Writer(sock)
+    writer = Stream(sock)
     assert writer.sock is sock
     assert writer.closed is False
     with pytest.raises(AttributeError):
@@ -912,7 +1058,7 @@ def test_writer_init() -> None:
 
 def test_writer_send_all_one_send() -> None:
     sock = FakeSocket()
-    writer = Writer(sock)
+    writer = Stream(sock)
     message = b'HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nbar'
     writer.send_all(message)
     assert sock.send_calls == [(message, len(message))]
@@ -921,10 +1067,10 @@ def test_writer_send_all_one_send() -> None:
 @pytest.mark.parametrize('data', [b'hello', bytearray(b'hello'), memoryview(b'hello')])
 def test_writer_accepts_buffers(data: Any) -> None:
     sock = FakeSocket()
-    Writer(sock).send_all(data)
+    Stream(sock).send_all(data)
     assert sock.stream == b'hello'
     sock = FakeSocket()
-    writer = Writer(sock)
+    writer = Stream(sock)
     assert writer.write(data) == 5
     writer.flush()
     assert sock.stream == b'hello'
@@ -938,7 +1084,7 @@ def test_writer_accepts_buffers(data: Any) -> None:
 ])
 def test_writer_partial_sends_loop(sends: Any) -> None:
     sock = FakeSocket(sends=sends)
-    Writer(sock).send_all(b'0123456789')
+    Stream(sock).send_all(b'0123456789')
     assert sock.stream == b'0123456789'
     # Each retry sends exactly what is left.
     done = 0
@@ -953,7 +1099,7 @@ def test_writer_send_zero(sends: Any) -> None:
     sent = sum(sends)
     check_error(ValueError,
                 'expected to write 10 bytes, but sent {}'.format(sent),
-                Writer(sock).send_all, b'0123456789')
+                Stream(sock).send_all, b'0123456789')
 
 
 @pytest.mark.parametrize('value', [None, 1.0, '1', True, b'1'])
@@ -961,7 +1107,7 @@ def test_writer_send_zero(sends: Any) -> None:
 def test_writer_send_type_error(value: Any, before: Any) -> None:
     sock = FakeSocket(sends=before + [value])
     check_error(TypeError, TYPE_ERROR.format('sent', int, type(value), value),
-                Writer(sock).send_all, b'0123456789')
+                Stream(sock).send_all, b'0123456789')
 
 
 @pytest.mark.parametrize('sends, n, m', [
@@ -973,12 +1119,12 @@ def test_writer_send_type_error(value: Any, before: Any) -> None:
 def test_writer_send_range_error(sends: Any, n: Any, m: Any) -> None:
     sock = FakeSocket(sends=sends)
     check_error(ValueError, 'need 0 <= sent <= {}; got {}'.format(n, m),
-                Writer(sock).send_all, b'0123456789')
+                Stream(sock).send_all, b'0123456789')
 
 
 def test_writer_write_queues_until_flush() -> None:
     sock = FakeSocket()
-    writer = Writer(sock)
+    writer = Stream(sock)
     assert writer.write(b'HTTP/1.1 200 OK\r\n\r\n') == 19
     assert writer.write(b'5\r\n') == 3
     assert writer.write(b'hello') == 5
@@ -992,7 +1138,7 @@ def test_writer_write_queues_until_flush() -> None:
 
 def test_writer_flush_single_part() -> None:
     sock = FakeSocket()
-    writer = Writer(sock)
+    writer = Stream(sock)
     writer.write(b'abc')
     writer.flush()
     assert sock.send_calls == [(b'abc', 3)]
@@ -1000,7 +1146,7 @@ def test_writer_flush_single_part() -> None:
 
 def test_writer_write_exactly_buf_len_queued() -> None:
     sock = FakeSocket()
-    writer = Writer(sock)
+    writer = Stream(sock)
     writer.write(b'a' * (BUF_LEN - 1))
     writer.write(b'b')
     assert sock.send_calls == []
@@ -1010,7 +1156,7 @@ def test_writer_write_exactly_buf_len_queued() -> None:
 
 def test_writer_write_overflow_flushes_first() -> None:
     sock = FakeSocket()
-    writer = Writer(sock)
+    writer = Stream(sock)
     writer.write(b'a' * 100)
     writer.write(b'b' * (BUF_LEN - 99))
     # The queue went out first; the new data waits in the queue.
@@ -1021,7 +1167,7 @@ def test_writer_write_overflow_flushes_first() -> None:
 
 def test_writer_write_big_data_sent_directly() -> None:
     sock = FakeSocket()
-    writer = Writer(sock)
+    writer = Stream(sock)
     big = b'b' * (BUF_LEN + 1)
     writer.write(b'head')
     assert writer.write(big) == BUF_LEN + 1
@@ -1032,7 +1178,7 @@ def test_writer_write_big_data_sent_directly() -> None:
 
 def test_writer_big_data_partial_sends() -> None:
     sock = FakeSocket(sends=[1000] * 40)
-    writer = Writer(sock)
+    writer = Stream(sock)
     big = bytes(range(256)) * 200
     writer.write(big)
     assert sock.stream == big
@@ -1040,7 +1186,7 @@ def test_writer_big_data_partial_sends() -> None:
 
 def test_writer_write_now() -> None:
     sock = FakeSocket()
-    writer = Writer(sock)
+    writer = Stream(sock)
     writer.write(b'head')
     view = memoryview(b'xxdataxx')[2:6]
     assert writer.write_now(view) == 4
@@ -1052,16 +1198,16 @@ def test_writer_write_now() -> None:
 
 def test_writer_write_now_partial_and_closed() -> None:
     sock = FakeSocket(sends=[2, 1])
-    writer = Writer(sock)
+    writer = Stream(sock)
     assert writer.write_now(b'abcd') == 4
     assert sock.stream == b'abcd'
     writer.close()
-    check_error(ValueError, 'Connection is closed', writer.write_now, b'x')
+    check_error(ConnectionClosedError, 'Connection is closed', writer.write_now, b'x')
 
 
 def test_writer_close() -> None:
     sock = FakeSocket()
-    writer = Writer(sock)
+    writer = Stream(sock)
     writer.write(b'queued')
     writer.close()
     assert writer.closed is True
@@ -1070,16 +1216,16 @@ def test_writer_close() -> None:
     assert sock.close_calls == 1
     writer.flush()  # the queue was dropped
     assert sock.send_calls == []
-    check_error(ValueError, 'Connection is closed', writer.write, b'x')
-    check_error(ValueError, 'Connection is closed', writer.send_all, b'x')
+    check_error(ConnectionClosedError, 'Connection is closed', writer.write, b'x')
+    check_error(ConnectionClosedError, 'Connection is closed', writer.send_all, b'x')
     assert sock.send_calls == []
 
 
 def test_reader_writer_socketpair() -> None:
     (a, b) = socket.socketpair()
     try:
-        writer = Writer(a)
-        reader = Reader(b)
+        writer = Stream(a)
+        reader = Stream(b)
         writer.write(b'POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n')
         writer.write(b'5\r\nhello\r\n')
         writer.write(b'0\r\n\r\n')
