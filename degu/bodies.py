@@ -225,6 +225,11 @@ class _IncomingBody(_StateMachine):
         self._state = BODY_ERROR
         self._src.fail()
 
+    def _done(self) -> None:
+        """Enter BODY_CONSUMED; the source learns the message was read."""
+        self._state = BODY_CONSUMED
+        self._src.finished()
+
 
 class _OutgoingBody(_StateMachine):
     """What ``BodyIter`` and ``ChunkedBodyIter`` share: the iterable they write."""
@@ -236,6 +241,17 @@ class _OutgoingBody(_StateMachine):
     @property
     def source(self) -> Iterable[Any]:
         return self._source
+
+    def _streams_to(self, wfile: Any) -> bool:
+        """Whether to send each item as soon as the source produced it.
+
+        Written to a connection from a generator (or any other iterator), an
+        item may be the last for a while (a log line, a progress report), so
+        it goes out at once; a list or tuple is all there already, and a
+        small body from one goes out in one ``send()``.
+        """
+        kind = type(self._source)
+        return type(wfile) is Stream and kind is not list and kind is not tuple
 
 
 class Body(_IncomingBody):
@@ -306,21 +322,24 @@ class Body(_IncomingBody):
                     'need 0 <= size <= {}; got {}'.format(MAX_IO_SIZE, want)
                 )
         self._start(False)
+        if size is not None:
+            if remaining == 0:
+                self._done()
+                return b''
+            if want > remaining:
+                want = remaining
+            if not want:
+                return b''
+        data = b''
+        if want:
+            try:
+                data = self._src.read(want)
+            except BaseException:
+                self._fail()
+                raise
+            self._remaining = remaining - want
         if size is None:
-            self._state = BODY_CONSUMED
-        elif remaining == 0:
-            self._state = BODY_CONSUMED
-            return b''
-        elif want > remaining:
-            want = remaining
-        if not want:
-            return b''
-        try:
-            data = self._src.read(want)
-        except BaseException:
-            self._fail()
-            raise
-        self._remaining = remaining - want
+            self._done()
         return data
 
     def __iter__(self) -> Iterator[bytes]:
@@ -338,7 +357,7 @@ class Body(_IncomingBody):
         except BaseException:
             self._fail()
             raise
-        self._state = BODY_CONSUMED
+        self._done()
 
     def write_to(self, wfile: Any) -> int:
         """Copy the whole body to ``wfile.write()``; return the byte count."""
@@ -364,7 +383,7 @@ class Body(_IncomingBody):
         except BaseException:
             self._fail()
             raise
-        self._state = BODY_CONSUMED
+        self._done()
         return total
 
 
@@ -403,7 +422,7 @@ class ChunkedBody(_IncomingBody):
         self._start(False)
         chunk = self._next()
         if not chunk[1]:
-            self._state = BODY_CONSUMED
+            self._done()
         return chunk
 
     def read(self) -> bytes:
@@ -418,7 +437,7 @@ class ChunkedBody(_IncomingBody):
         data = self._next()[1] if first else first
         if not data:
             # One chunk (or none), the usual case: no copy at all.
-            self._state = BODY_CONSUMED
+            self._done()
             return first
         out = bytearray(first)
         while data:
@@ -430,7 +449,7 @@ class ChunkedBody(_IncomingBody):
                 )
             out += data
             data = self._next()[1]
-        self._state = BODY_CONSUMED
+        self._done()
         return bytes(out)
 
     def __iter__(self) -> Iterator[Chunk]:
@@ -441,26 +460,34 @@ class ChunkedBody(_IncomingBody):
         while True:
             chunk = self._next()
             if not chunk[1]:
-                self._state = BODY_CONSUMED
+                self._done()
                 yield chunk
                 return
             yield chunk
 
     def write_to(self, wfile: Any) -> int:
-        """Re-emit every chunk (extensions kept) to ``wfile``; return the byte count."""
+        """Re-emit every chunk (extensions kept) to ``wfile``; return the byte count.
+
+        Relayed to a connection, each chunk goes out as soon as it has
+        arrived, unless the next one is already waiting in the source's buffer.
+        """
         _get_write(wfile)
         self._start(True)
+        relay = type(wfile) is Stream
+        src = self._src
         total = 0
         while True:
             chunk = self._next()
             try:
                 total += write_chunk(wfile, chunk)
+                if relay and not (type(src) is Stream and src.buffered()):
+                    wfile.flush()
             except BaseException:
                 self._fail()
                 raise
             if not chunk[1]:
                 break
-        self._state = BODY_CONSUMED
+        self._done()
         return total
 
 
@@ -490,6 +517,7 @@ class BodyIter(_OutgoingBody):
         write = _get_write(wfile)
         self._start(True)
         content_length = self._content_length
+        streaming = self._streams_to(wfile)
         total = 0
         try:
             # Items are checked below (typed Any: even when compiled).
@@ -502,6 +530,8 @@ class BodyIter(_OutgoingBody):
                     )
                 if data:
                     total += _write_all(write, data)
+                    if streaming:
+                        wfile.flush()
                 if total > content_length:
                     raise ValueError('exceeds content_length: {} > {}'.format(
                         total, content_length
@@ -537,6 +567,7 @@ class ChunkedBodyIter(_OutgoingBody):
         """Write every chunk; exactly the last one must have empty data."""
         _get_write(wfile)
         self._start(True)
+        streaming = self._streams_to(wfile)
         total = 0
         done = False
         try:
@@ -546,6 +577,8 @@ class ChunkedBodyIter(_OutgoingBody):
                     raise ValueError('additional chunk after empty chunk data')
                 total += write_chunk(wfile, chunk)
                 done = not chunk[1]
+                if streaming and not done:
+                    wfile.flush()
             if not done:
                 raise ValueError('final chunk data was not empty')
         except BaseException:

@@ -12,6 +12,7 @@ handled differently:
       ProtocolError(ValueError)          400 Bad Request
       +-- ContentTooLargeError           413 Content Too Large
       +-- URITooLongError                414 URI Too Long
+      +-- ExpectationFailedError         417 Expectation Failed
       +-- HeadersTooLargeError           431 Request Header Fields Too Large
       +-- UnsupportedError               501 Not Implemented
       +-- VersionError                   505 HTTP Version Not Supported
@@ -68,6 +69,13 @@ class URITooLongError(ProtocolError):
 
     status = 414
     reason = 'URI Too Long'
+
+
+class ExpectationFailedError(ProtocolError):
+    """An ``Expect`` header other than ``100-continue``, the only one HTTP has."""
+
+    status = 417
+    reason = 'Expectation Failed'
 
 
 class HeadersTooLargeError(ProtocolError):

@@ -1,4 +1,4 @@
-"""Serve one connection: the server's request loop, and what ends it.
+"""Serve one connection: the server's request loop, and how it ends.
 
 A ``Server`` accepts a socket and hands it to ``serve_connection()``, in a
 thread of its own.  From then on everything about that connection happens
@@ -11,26 +11,49 @@ here, in this order::
         read_request(stream)            None: the client closed, we are done
         [owe 100 Continue]              Expect: 100-continue
         app(session, request, api)      the app answers
-        check_response()                the RGI contract: shape, body read
-        check_response_framing()        the framing rules (degu.messages)
-        write_response(stream, ...)     render and send
-    until the session is closed (a closing status, max_requests...)
+        check_response()                the RGI contract: its shape
+        closing()                       will the connection stay open?
+        frame_response()                the framing rules (degu.messages)
+        send_response(stream, ...)      render and send
+    until the client closes, or the server closes after a response
     stream.close()                      the one place the socket is closed
 
-Whatever goes wrong ends this connection only; every other connection keeps
-being served.  Each connection is logged on the ``'degu.server'`` logger
-when it starts and when it ends (never per request).
+The server closes after a response -- and says so in it, with
+``connection: close`` -- when the request asked for it, when the app did not
+read the request body (the stream's position is lost), on a status >= 400
+other than 404, 409 and 412 (``KEEP_ALIVE_ERRORS``), and at
+``max_requests``.  It then *lingers*: it shuts its write side and drops what
+the client still sends for a moment, so that the client reads the response
+rather than a reset.
+
+When something fails, whose fault it is decides what happens:
+
+==========================  =========================  ========================
+what failed                 answer (if nothing of the  log (``degu.server``)
+                            response was sent yet)
+==========================  =========================  ========================
+the peer's request          its ``ProtocolError``'s    one INFO line, the
+(``ProtocolError``)         status: 400, 413, 414...   message cut short
+a request that stalls       ``408 Request Timeout``    one INFO line
+the socket (reset, ...)     none                       one INFO line
+the app (raised, returned   ``500 Internal Server      ERROR, with the
+something invalid)          Error``                    traceback
+==========================  =========================  ========================
+
+Every answer is framed (``content-length: 0``) and says ``connection:
+close``; no traceback ever goes to the peer.  Whatever goes wrong ends this
+connection only.
 """
 
 import logging
 import socket
-from typing import Any, Tuple
+from typing import Any, Optional, Tuple
 
 from .addresses import credentials, nodelay
 from .bodies import api
-from .errors import TYPE_ERROR
-from .limits import BODY_CONSUMED
-from .messages import Response, check_response_framing, read_request, write_response
+from .errors import TYPE_ERROR, ExpectationFailedError, ProtocolError, error_status
+from .limits import BODY_CONSUMED, MAX_LOGGED_MESSAGE
+from .messages import Response, frame_response, read_request, send_response, wants_close
 from .session import Request, Session
 from .sockio import Stream
 
@@ -43,6 +66,32 @@ KEEP_ALIVE_ERRORS = frozenset([404, 409, 412])
 # The interim response a client asking ``Expect: 100-continue`` waits for.
 CONTINUE = b'HTTP/1.1 100 Continue\r\n\r\n'
 
+# Where a request is when something fails (see _fault()).
+READING = 0    # its preamble or (before the app) its framing
+IN_APP = 1     # the app is running (and maybe reading the body)
+ANSWERING = 2  # checking, rendering and sending what the app returned
+
+
+def answer(status: int, reason: str) -> bytes:
+    """The whole of an error answer: framed, empty, closing.
+
+    >>> answer(400, 'Bad Request')
+    b'HTTP/1.1 400 Bad Request\\r\\ncontent-length: 0\\r\\nconnection: close\\r\\n\\r\\n'
+    """
+    return 'HTTP/1.1 {} {}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n'.format(
+        status, reason
+    ).encode('ascii')
+
+
+def _cut(text: str) -> str:
+    """*text* at most ``MAX_LOGGED_MESSAGE`` characters long."""
+    if len(text) <= MAX_LOGGED_MESSAGE:
+        return text
+    return text[:MAX_LOGGED_MESSAGE - 3] + '...'
+
+
+# ---------------------------------------------------------------------------
+# One connection
 
 def serve_connection(server: Any, stream: Stream, address: Any) -> None:
     """Serve *stream* until it ends, then close it and log how it went.
@@ -51,7 +100,8 @@ def serve_connection(server: Any, stream: Stream, address: Any) -> None:
     ``_wrap``, ``timeout``, ``max_requests``); *address* is the peer's, as
     ``accept()`` returned it.
     """
-    session: Any = address
+    session: Optional[Session] = None
+    linger = False
     try:
         session = _new_session(server, stream.sock, address)
         log.info('+ %s New connection', session)
@@ -59,19 +109,22 @@ def serve_connection(server: Any, stream: Stream, address: Any) -> None:
         on_connect = server._on_connect
         if on_connect is not None and on_connect(session, stream.sock) is not True:
             log.warning('- %s Rejected by app.on_connect()', session)
+            linger = True
             return
-        serve_requests(server.app, stream, session)
+        linger = serve_requests(server.app, stream, session)
         log.info('- %s Handled %d requests: %s',
                  session, session.requests, session.message)
     except OSError as e:
         # Timeouts, resets, refused TLS handshakes: the peer went away or
         # misbehaved at the socket level; not a bug worth a traceback.
-        log.info('- %s Handled %d requests: %r', session, _requests(session), e)
+        log.info('- %s Handled %d requests: %r', _who(session, address),
+                 _requests(session), e)
     except Exception:
+        # Raised by app.on_connect(): the app's bug.
         log.exception('- %s Error after handling %d requests:',
-                      session, _requests(session))
+                      _who(session, address), _requests(session))
     finally:
-        stream.close()
+        stream.close(linger)
 
 
 def _new_session(server: Any, sock: Any, address: Any) -> Session:
@@ -85,53 +138,71 @@ def _new_session(server: Any, sock: Any, address: Any) -> Session:
     return Session(address, credentials(sock), server.max_requests)
 
 
-def _requests(session: Any) -> int:
-    return session.requests if type(session) is Session else 0
+def _who(session: Optional[Session], address: Any) -> Any:
+    return repr(address) if session is None else session
 
 
-def serve_requests(app: Any, stream: Stream, session: Session) -> None:
-    """The request/response loop of one connection."""
-    while not session._closed:
-        incoming = read_request(stream)
-        if incoming is None:
-            session.close('client closed the connection')
-            break
-        (method, uri, headers, body, path, query) = incoming
-        if 'expect' in headers:
-            _expect_continue(stream, headers['expect'], body)
-        request = Request(method, uri, headers, body, [], path, query)
-        response = app(session, request, api)
-        unread = body is not None and stream.owes
-        (status, reason, rheaders, rbody) = check_response(request, response, unread)
-        write_response(stream, status, reason, rheaders, rbody)
-        if unread:
-            session.close('request body not sent after expect: 100-continue')
-        elif status >= 400 and status not in KEEP_ALIVE_ERRORS:
-            session.close('{} {}'.format(status, reason))
+def _requests(session: Optional[Session]) -> int:
+    return 0 if session is None else session.requests
+
+
+# ---------------------------------------------------------------------------
+# The request loop
+
+def serve_requests(app: Any, stream: Stream, session: Session) -> bool:
+    """Answer requests until the connection ends; True if the server ends it.
+
+    (When the server ends it, the caller lingers before closing.)
+    """
+    while True:
+        phase = READING
+        request: Optional[Request] = None
+        sent = -1
+        try:
+            incoming = read_request(stream)
+            if incoming is None:
+                session.close('client closed the connection')
+                return False
+            (method, uri, headers, body, path, query) = incoming
+            if 'expect' in headers:
+                _expect_continue(stream, headers['expect'], body)
+            request = Request(method, uri, headers, body, [], path, query)
+            phase = IN_APP
+            response = app(session, request, api)
+            phase = ANSWERING
+            (status, reason, rheaders, rbody) = check_response(request, response)
+            why = closing(stream, session, request, status, reason, rheaders)
+            frame_response(method, status, rheaders, rbody)
+            sent = stream.sent
+            send_response(stream, status, reason, rheaders, rbody)
+        except Exception as e:
+            _fault(e, phase, stream, session, request, sent)
+            return True
         session._requests += 1
-        if session._requests >= session._max_requests:
-            session.close('max_requests')
+        if why is not None:
+            session.close(why)
+            return True
 
 
 def _expect_continue(stream: Stream, expect: str, body: Any) -> None:
     """Handle ``Expect: 100-continue``, the only expectation HTTP defines."""
     if expect.lower() != '100-continue':
-        raise ValueError('bad expect: {!r}'.format(expect))
-    # Nothing is owed for a 'content-length: 0' body: the client holds no
-    # bytes back (RFC 9110 section 10.1.1).
+        raise ExpectationFailedError('bad expect: {!r}'.format(expect))
+    # Nothing is owed for a 'content-length: 0' body (the client holds no
+    # bytes back), nor when the body already started to arrive with the
+    # preamble: the client did not wait (RFC 9110 section 10.1.1).
     if body is not None and (body.chunked or body.content_length):
-        stream.owe(CONTINUE)
+        if not stream.buffered():
+            stream.owe(CONTINUE)
 
 
-def check_response(request: Request, response: Any,
-                   unread_ok: bool = False) -> Tuple[int, str, Any, Any]:
-    """Apply the RGI checks of an app's response, in order.
+def check_response(request: Request, response: Any) -> Tuple[int, str, Any, Any]:
+    """Check the shape of what an app returned; ``(status, reason, headers, body)``.
 
-    The shape (a 4-tuple, or the ``Response`` a client connection returned,
-    which a proxy may hand back as it is), the status, that the request body
-    was read, then the framing rules of ``degu.messages``.  *unread_ok* is
-    True when the client is still waiting for ``100 Continue``: it has not
-    sent the body, so answering without reading it is fine.
+    A 4-tuple, or the ``Response`` a client connection returned (which a
+    proxy may hand back as it is), with an ``int`` status.  The rest is
+    checked where it is used: the framing by ``frame_response()``, the
+    headers and the reason by the renderer.
     """
     kind = type(response)
     if kind is not tuple and kind is not Response:
@@ -147,9 +218,90 @@ def check_response(request: Request, response: Any,
         raise TypeError(TYPE_ERROR.format('status', int, type(status), status))
     if not (100 <= status <= 599):
         raise ValueError('need 100 <= status <= 599; got {}'.format(status))
-    request_body = request._body
-    if (request_body is not None and request_body.state != BODY_CONSUMED
-            and not unread_ok):
-        raise ValueError('request body not consumed: {!r}'.format(request_body))
-    check_response_framing(request._method, status, headers, body)
     return (status, reason, headers, body)
+
+
+def closing(stream: Stream, session: Session, request: Request, status: int,
+            reason: str, headers: Any) -> Optional[str]:
+    """Why the connection closes after this response (``None``: it stays open).
+
+    When it closes, the response says so: ``connection: close`` is added to
+    *headers*.  An app may ask for it too (``connection`` is a hop-by-hop
+    header: ``close`` is the only value an app may give).
+    """
+    why: Optional[str] = None
+    body = request._body
+    if body is not None and body.state != BODY_CONSUMED:
+        if stream.owes:
+            why = 'request body not sent after expect: 100-continue'
+        else:
+            why = 'request body not read'
+    elif wants_close(request._headers):
+        why = 'the client asked to close'
+    elif status >= 400 and status not in KEEP_ALIVE_ERRORS:
+        why = '{} {}'.format(status, reason)
+    elif session._requests + 1 >= session._max_requests:
+        why = 'max_requests'
+    if type(headers) is dict and 'connection' in headers:
+        if headers['connection'] != 'close':
+            raise ValueError(
+                "response headers['connection'] can only be 'close'; got {!r}".format(
+                    headers['connection']
+                )
+            )
+        if why is None:
+            why = 'the app asked to close'
+    elif why is not None and type(headers) is dict:
+        headers['connection'] = 'close'
+    return why
+
+
+def _fault(error: Exception, phase: int, stream: Stream, session: Session,
+           request: Optional[Request], sent: int) -> None:
+    """Log *error* by whose fault it is; answer it if nothing was sent yet."""
+    if isinstance(error, OSError):
+        status = 0
+        if isinstance(error, TimeoutError) and not (phase == READING
+                                                    and stream.buffered() == 0):
+            # A request that stalled half-way (an idle connection that
+            # times out is just closed).
+            status = 408
+            reason = 'Request Timeout'
+        session.close(repr(error))
+        if status:
+            _answer(stream, status, reason, phase, sent)
+        return
+    if isinstance(error, ProtocolError) and _peers_fault(phase, stream, request):
+        (status, reason) = error_status(error)
+        session.close('{} {}: {}'.format(status, reason, _cut(str(error))))
+    else:
+        (status, reason) = error_status(RuntimeError())
+        log.exception('- %s Error after handling %d requests:',
+                      session, session.requests)
+        session.close('{} {}: {}'.format(status, reason, _cut(repr(error))))
+    _answer(stream, status, reason, phase, sent)
+
+
+def _peers_fault(phase: int, stream: Stream, request: Optional[Request]) -> bool:
+    """Whether a ``ProtocolError`` is about our own peer's request.
+
+    Always while reading the request; during the app, when it came from
+    reading the request body (the stream broke, or the body is left unread,
+    such as a body too big for ``read()``).  A ``ProtocolError`` the app got
+    from elsewhere (its own client to another server) is the app's problem.
+    """
+    if phase == READING or stream.broken:
+        return True
+    body = None if request is None else request._body
+    return body is not None and body.state != BODY_CONSUMED
+
+
+def _answer(stream: Stream, status: int, reason: str, phase: int, sent: int) -> None:
+    """Send an error answer, unless some of a response already went out."""
+    if phase == ANSWERING and sent >= 0 and stream.sent != sent:
+        return  # part of a response is on the wire: all we can do is close
+    stream.discard()
+    try:
+        stream.send_all(answer(status, reason))
+    except (OSError, ValueError):
+        pass  # the peer is gone already

@@ -127,3 +127,17 @@ MAX_INTERIM_RESPONSES = 4
 
 # The largest TCP port number.
 MAX_PORT = 65535
+
+# When the server closes a connection on its own (after an error answer, a
+# request body it did not read, connection: close), it first shuts its write
+# side, then reads and discards what the client still sends, for at most
+# LINGER_TIME seconds and LINGER_BYTES bytes, before closing: closing with
+# unread bytes would make the kernel send a reset, which can destroy the
+# answer before the client has read it (RFC 9112 section 9.6).  Apache
+# lingers 2 seconds (SECONDS_TO_LINGER), nginx up to 5 (lingering_timeout).
+LINGER_TIME = 2.0
+LINGER_BYTES = 1048576
+
+# Longest message of a peer's fault in the server's log line: a bad request
+# costs one bounded line, however much garbage it sent.
+MAX_LOGGED_MESSAGE = 200

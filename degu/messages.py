@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from .bodies import Body, BodyIter, ChunkedBody, ChunkedBodyIter
 from .errors import EmptyPreambleError, ProtocolError
-from .limits import BUF_LEN, MAX_INTERIM_RESPONSES, MAX_IO_SIZE
+from .limits import BUF_LEN, MAX_INTERIM_RESPONSES, MAX_IO_SIZE, METHOD_BITS, PUT_POST_MASK
 from .parsing import parse_request, parse_response
 from .rendering import render_request, render_response
 from .sockio import Stream
@@ -69,23 +69,27 @@ def set_output_headers(headers: Headers, body: Any) -> None:
         )
 
 
-def check_response_framing(method: str, status: int, headers: Any,
-                           body: Any) -> None:
-    """Check that a response may have the body it has.
+def frame_response(method: str, status: int, headers: Any, body: Any) -> None:
+    """Check that a response may have the body it has; add its framing header.
 
-    The one owner of the framing rules for responses (the server applies
-    them to every response an app returns; ``write_response()`` then adds
-    the framing header):
+    The one owner of the framing rules of responses (the server applies them
+    to every response an app returns, before rendering it):
 
-    * the response to ``HEAD`` has no body (a framing header there describes
-      the body a ``GET`` would have had);
-    * a response without a body has no framing header, except to ``HEAD``
-      and for ``304`` (whose headers describe the cached representation):
-      a framing header promises a body that never comes, and the client
-      would read it from the next response;
-    * otherwise the framing header must be the one the body implies
-      (``set_output_headers()``, called by ``write_response()``).
+    * ``1xx`` statuses are interim only: a final response is ``200``-``599``;
+    * ``204`` and ``304`` responses and the response to ``HEAD`` have no
+      body (a client would read it as the next response);
+    * the framing header is the one the body implies
+      (``set_output_headers()``); without a body, ``content-length: 0``, so
+      every client knows at once where the response ends (a response with
+      no framing header at all is read "until close" by generic clients);
+    * except that a ``HEAD`` response may carry a framing header describing
+      the body a ``GET`` would have, and a ``304`` a ``content-length``
+      describing the cached representation; neither gets one added.
     """
+    if status < 200:
+        raise ValueError(
+            'need 200 <= status <= 599 for a final response; got {}'.format(status)
+        )
     if body is not None:
         if method == 'HEAD':
             raise TypeError(
@@ -93,12 +97,27 @@ def check_response_framing(method: str, status: int, headers: Any,
                     type(body)
                 )
             )
-    elif (headers and method != 'HEAD' and status != 304
-            and type(headers) is dict
-            and ('content-length' in headers or 'transfer-encoding' in headers)):
-        raise ValueError(
-            'response body is None, but headers announce one: {!r}'.format(headers)
-        )
+        if status == 204 or status == 304:
+            raise ValueError(
+                'a {} response cannot have a body; got a {!r}'.format(status, type(body))
+            )
+        set_output_headers(headers, body)
+        return
+    if type(headers) is not dict or method == 'HEAD':
+        return  # (the renderer refuses a headers that is not a dict)
+    if 'transfer-encoding' in headers or headers.get('content-length', 0) != 0:
+        if status != 304 or 'transfer-encoding' in headers:
+            # A framing header that promises a body that never comes.
+            raise ValueError(
+                'response body is None, but headers announce one: {!r}'.format(headers)
+            )
+    elif status == 204:
+        if 'content-length' in headers:
+            raise ValueError(
+                'a 204 response cannot have a content-length: {!r}'.format(headers)
+            )
+    elif status != 304:
+        headers['content-length'] = 0
 
 
 Request = Tuple[str, str, Headers, Any, List[str], Optional[str]]
@@ -123,7 +142,21 @@ def read_request(stream: Stream) -> Optional[Request]:
     if preamble is None:
         return None
     (method, uri, headers, path, query) = parse_request(preamble)
+    if 'content-length' in headers and headers['content-length'] == 0:
+        if not (METHOD_BITS[method] & PUT_POST_MASK):
+            # "No body", said explicitly (requests sends it with DELETE):
+            # the app sees a request without one.
+            del headers['content-length']
     return (method, uri, headers, _announced_body(stream, headers), path, query)
+
+
+def wants_close(headers: Headers) -> bool:
+    """True if a ``connection`` header says ``close`` (one of its tokens)."""
+    value = headers.get('connection')
+    if value is None:
+        return False
+    value = value.lower()
+    return value == 'close' or 'close' in [t.strip() for t in value.split(',')]
 
 
 def read_response(stream: Stream, method: str) -> Response:
@@ -139,7 +172,22 @@ def read_response(stream: Stream, method: str) -> Response:
     (status, reason, headers) = parse_response(preamble)
     if status < 200:
         (status, reason, headers) = _skip_interim(stream, preamble, headers)
-    body = None if method == 'HEAD' else _announced_body(stream, headers)
+    if 'connection' in headers:
+        # Hop-by-hop: acted on here (the stream closes once this response
+        # is read), never passed up to the caller.
+        if wants_close(headers):
+            stream.close_after("the server sent 'connection: close'")
+        del headers['connection']
+    if method == 'HEAD' or status == 204 or status == 304:
+        body = None  # whatever framing header it has describes another body
+    elif 'content-length' in headers and headers['content-length'] == 0:
+        # How a server frames "no body": the caller sees just that.
+        del headers['content-length']
+        body = None
+    else:
+        body = _announced_body(stream, headers)
+    if body is None:
+        stream.finished()
     # tuple.__new__ builds the namedtuple without its Python-level __new__.
     return tuple.__new__(Response, (status, reason, headers, body))
 
@@ -202,4 +250,11 @@ def write_response(
 ) -> int:
     """Add the framing header, render and send a response; return bytes sent."""
     set_output_headers(headers, body)
+    return _write_message(stream, render_response(status, reason, headers), body)
+
+
+def send_response(
+    stream: Stream, status: int, reason: str, headers: Headers, body: Any
+) -> int:
+    """Render and send a response already framed by ``frame_response()``."""
     return _write_message(stream, render_response(status, reason, headers), body)

@@ -394,10 +394,14 @@ def _parse_header_lines_strict(lines: List[bytes], isresponse: bool) -> Headers:
 
 
 def _check_request_framing(method: str, headers: Headers) -> None:
-    """Only ``PUT`` and ``POST`` may carry a framing header (and so a body)."""
+    """Only ``PUT`` and ``POST`` may carry a body.
+
+    ``content-length: 0`` is tolerated on the others (it says there is no
+    body; ``requests`` sends it with ``DELETE``).
+    """
     if not (_METHOD_NAMES[method][1] & PUT_POST_MASK):
         for name in ('content-length', 'transfer-encoding'):
-            if name in headers:
+            if name in headers and headers[name] != 0:
                 raise ValueError(
                     '{!r} request with a {!r} header'.format(method, name)
                 )

@@ -33,6 +33,7 @@ A ``Stream`` is also a ``Source``: the interface a body reads through.
 same interface, so bodies never ask which kind of source they have.
 """
 
+import socket
 import time
 from typing import Any, Callable, List, Optional, Union
 
@@ -42,7 +43,7 @@ from .errors import (
     HeadersTooLargeError,
     ProtocolError,
 )
-from .limits import BUF_LEN, IO_SIZE
+from .limits import BUF_LEN, IO_SIZE, LINGER_BYTES, LINGER_TIME
 
 Buffer = Union[bytes, bytearray, memoryview]
 
@@ -149,6 +150,9 @@ class Source:
     def fail(self) -> None:
         raise NotImplementedError
 
+    def finished(self) -> None:
+        """Called by a body that has read its last byte."""
+
 
 class Stream(Source):
     """One connected socket (or anything with ``recv_into``, ``send``, ``close``).
@@ -157,11 +161,16 @@ class Stream(Source):
     arrive (the socket's own timeout bounds each ``recv()``).  A
     *server_side* stream keeps its write side after a failed read, so that
     the server can answer the failure.
+
+    ``sent`` counts every byte sent so far (a server tells from it whether
+    any of a response went out); ``reason`` says why the stream was closed,
+    when it was not its owner's own doing.
     """
 
     __slots__ = ('sock', '_recv_into', '_send', '_buf', '_view', '_start',
                  '_stop', '_parts', '_size', '_owed', '_scratch', '_closed',
-                 '_broken', 'server_side', 'timeout')
+                 '_broken', '_closing', 'server_side', 'timeout', 'sent',
+                 'reason')
 
     def label(self) -> str:
         return '<reader>'
@@ -183,8 +192,12 @@ class Stream(Source):
         # Grown on demand by take() for pieces bigger than BUF_LEN.
         self._scratch: Optional[memoryview] = None
         self._broken = False
+        # Why to close once the current message is read (see close_after()).
+        self._closing: Optional[str] = None
         self.server_side = server_side
         self.timeout = timeout
+        self.sent = 0
+        self.reason: Optional[str] = None
         self._closed = False
 
     # -- lifetime ------------------------------------------------------------
@@ -198,13 +211,19 @@ class Stream(Source):
         """True once a read failed half-way (or the stream is closed)."""
         return self._broken or self._closed
 
-    def close(self) -> Any:
+    def close(self, linger: bool = False) -> Any:
         """Close the socket, once; return ``sock.close()``'s result.
 
         A TLS socket first says ``close_notify`` (RFC 8446 section 6.1), made
         non-blocking so that a peer that neither reads nor answers cannot
         hold this thread: the alert goes out if it fits in the send buffer,
         and the peer's own ``close_notify`` is not waited for.
+
+        With *linger*, the write side is shut first and what the peer still
+        sends is read and dropped for a moment (``LINGER_TIME`` seconds,
+        ``LINGER_BYTES`` bytes at most): closing with unread bytes makes the
+        kernel send a reset, which may destroy a last answer before the
+        peer has read it.
         """
         if self._closed:
             return None
@@ -225,7 +244,45 @@ class Stream(Source):
                 # Want-read (as expected, see above), a peer already gone,
                 # or a connection that failed with a fatal alert.
                 pass
+        if linger:
+            self._linger()
         return sock.close()
+
+    def _linger(self) -> None:
+        sock = self.sock
+        shutdown = getattr(sock, 'shutdown', None)
+        if shutdown is None:
+            return
+        try:
+            shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + LINGER_TIME
+            dropped = 0
+            while dropped < LINGER_BYTES:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                sock.settimeout(left)
+                added = sock.recv_into(self._view)
+                if not added:
+                    break
+                dropped += added
+        except (OSError, ValueError):
+            pass  # the peer is gone already: nothing to wait for
+
+    def close_after(self, reason: str) -> None:
+        """Close once the current message's body is read (``finished()``)."""
+        self._closing = reason
+
+    def finished(self) -> None:
+        """The body of the current message was read to its end."""
+        if self._closing is not None:
+            self.reason = self._closing
+            self.close()
+
+    def discard(self) -> None:
+        """Drop what is queued for sending (a response that will not go out)."""
+        self._parts = []
+        self._size = 0
 
     def wrap(self, wrapper: Callable[[Any], Any]) -> None:
         """Replace the socket by ``wrapper(sock)`` (a TLS handshake, say).
@@ -555,6 +612,9 @@ class Stream(Source):
         """Send *data* now; the queue must be empty (a whole small message)."""
         if self._closed:
             raise ConnectionClosedError(CLOSED)
+        # Counted before it is tried: a send that failed half-way may have
+        # put some of it on the wire.
+        self.sent += len(data)
         sent = self._send(data)
         if type(sent) is not int or sent != len(data):
             write_rest(self._send, data, sent)

@@ -33,6 +33,7 @@ def test_reexported_by_base():
 from degu.errors import (
     ConnectionClosedError,
     ContentTooLargeError,
+    ExpectationFailedError,
     HeadersTooLargeError,
     ProtocolError,
     UnsupportedError,
@@ -45,6 +46,7 @@ PROTOCOL_ERRORS = [
     (ProtocolError, 400, 'Bad Request'),
     (ContentTooLargeError, 413, 'Content Too Large'),
     (URITooLongError, 414, 'URI Too Long'),
+    (ExpectationFailedError, 417, 'Expectation Failed'),
     (HeadersTooLargeError, 431, 'Request Header Fields Too Large'),
     (UnsupportedError, 501, 'Not Implemented'),
     (VersionError, 505, 'HTTP Version Not Supported'),
