@@ -52,10 +52,10 @@ def shift_path(request: _RoutedRequest) -> str:
     """Move the next path component to the end of ``mount`` and return it.
 
     Raises ``IndexError`` (leaving the request untouched) when ``path`` is
-    empty, i.e. when routing has already consumed the whole URI path.
+    empty, i.e. when routing has already consumed the whole URI path.  The
+    error is the one ``list.pop()`` raises (``pop from empty list``), which
+    is what the original Degu documents.
     """
-    if not request.path:
-        raise IndexError('shift_path(): request.path is empty')
     component = request.path.pop(0)
     request.mount.append(component)
     return component
