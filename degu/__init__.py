@@ -139,6 +139,23 @@ def _start(context: Any, sslconfig: Optional[Dict[str, Any]], address: Any,
     return (process, report)
 
 
+def _default_context() -> Any:
+    """The ``multiprocessing`` module itself: its default context.
+
+    ``multiprocessing.Process`` and ``multiprocessing.Queue`` use whatever
+    start method is in force (``set_start_method()``, or the platform's
+    default), and the process is then an instance of
+    ``multiprocessing.Process``, as the original Degu documents for
+    ``EmbeddedServer.process``.  ``multiprocessing.get_context()`` would
+    return the concrete context instead (``fork``, ``spawn`` ...), whose
+    ``Process`` classes are not subclasses of ``multiprocessing.Process``.
+    Embedded servers run a module-level build function, so every start
+    method can run them.
+    """
+    import multiprocessing
+    return multiprocessing
+
+
 def _check_sslconfig(sslconfig: Any) -> None:
     if type(sslconfig) is not dict:
         from .errors import TYPE_ERROR
@@ -156,8 +173,7 @@ def start_server(address: Any, build_func: Callable[..., Any],
     it with ``process.terminate()``.  *build_func* runs in the child, so it
     must be a module-level function when the start method is not ``fork``.
     """
-    import multiprocessing
-    return _start(multiprocessing.get_context(), None, address, build_func,
+    return _start(_default_context(), None, address, build_func,
                   build_args, options)
 
 
@@ -166,8 +182,7 @@ def start_sslserver(sslconfig: Dict[str, Any], address: Any,
                     **options: Any) -> Tuple[Any, Any]:
     """Like ``start_server()``, but run ``SSLServer(sslconfig, ...)``."""
     _check_sslconfig(sslconfig)
-    import multiprocessing
-    return _start(multiprocessing.get_context(), sslconfig, address,
+    return _start(_default_context(), sslconfig, address,
                   build_func, build_args, options)
 
 
@@ -234,8 +249,7 @@ class EmbeddedServer(_ServerProcess):
         self.build_func = build_func
         self.build_args = build_args
         self.options = options
-        import multiprocessing
-        self._launch(multiprocessing.get_context(), None, address,
+        self._launch(_default_context(), None, address,
                      build_func, build_args, options)
 
 
@@ -250,6 +264,5 @@ class EmbeddedSSLServer(_ServerProcess):
         self.build_func = build_func
         self.build_args = build_args
         self.options = options
-        import multiprocessing
-        self._launch(multiprocessing.get_context(), sslconfig, address,
+        self._launch(_default_context(), sslconfig, address,
                      build_func, build_args, options)

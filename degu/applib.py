@@ -13,11 +13,10 @@ returning ``(status, reason, headers, body)``) or builds one:
 * ``FilesApp(dir_name)`` serves the regular files beneath one directory,
   with single byte ranges.
 
-Answers that close the connection (SPEC §8.4): 400, 405, 410 and 416 do;
-404 keeps it open.  The refusing apps never read a request body: a request
-whose body was sent and is refused (405, 410) ends with the connection
-closed and no response, as the server's "request body not consumed" rule
-demands; a client that waits for ``100 Continue`` gets the answer instead.
+Every refusal (400, 404, 405, 410, 416) is an ordinary response whose body
+is ``None``; framing it on the wire, and closing the connection after it
+when the request's body was left unread, is the server's business.  The
+refusing apps never read a request body.
 """
 
 import errno
@@ -30,6 +29,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from .errors import TYPE_ERROR, TYPE_ERROR2
 from .limits import ROUTER_MAX_DEPTH
 from .server import Request, Session
+from .util import decode_component
 
 __all__ = ('AllowedMethods', 'MethodFilter', 'Router', 'ProxyApp')
 
@@ -54,10 +54,6 @@ def _method_not_allowed() -> ResponseTuple:
 
 def _gone() -> ResponseTuple:
     return (410, 'Gone', {}, None)
-
-
-def _range_not_satisfiable() -> ResponseTuple:
-    return (416, 'Range Not Satisfiable', {}, None)
 
 
 # -- methods -----------------------------------------------------------------
@@ -272,58 +268,124 @@ NOT_FOUND_ERRNOS = frozenset([
 ])
 
 
-class _FileSlice:
-    """The ``rfile`` of a ``FilesApp`` body: *length* bytes of a file from *start*.
+class _ServedFile(io.FileIO):
+    """The ``rfile`` of a ``FilesApp`` body: the opened file itself.
 
-    It owns the file descriptor and closes it as soon as the last byte has
-    been read (a ``Body`` never reads past its ``content_length``, so it never
-    sees end-of-file itself), when the file turns out shorter than promised,
-    or at the latest when the slice is garbage collected (a response that was
-    never fully written, e.g. because the client went away).
+    It is an ``io.FileIO`` (the original Degu documents ``Body(file, size)``
+    on the file object), positioned at the first byte to send, with two
+    additions that keep descriptors from piling up:
+
+    * it closes itself as soon as ``readinto()`` has delivered the last byte
+      of the response (``end``).  A ``Body`` reads exactly its
+      ``content_length`` and never sees end-of-file, and the server may
+      keep the finished response referenced while it waits, possibly for
+      its whole timeout, for the next request on the connection;
+    * when it is dropped before that (the client went away mid-body), it
+      closes without the ``ResourceWarning`` a plain ``FileIO`` gives.
+
+    ``readinto()`` never reads past ``end``: a range is a range.
     """
 
-    __slots__ = ('_file', '_remaining')
+    _remaining: int
 
-    def __init__(self, fd: int, start: int, length: int) -> None:
-        try:
-            self._file = io.FileIO(fd, 'rb')
-        except BaseException:
-            os.close(fd)
-            raise
+    def _set_span(self, start: int, length: int) -> None:
+        if start:
+            self.seek(start)
         self._remaining = length
         if length == 0:
             self.close()
-        elif start:
-            try:
-                self._file.seek(start)
-            except BaseException:
-                self.close()
-                raise
 
-    @property
-    def closed(self) -> bool:
-        return self._file.closed
-
-    def close(self) -> None:
-        self._file.close()
-
-    def readinto(self, dst: memoryview) -> int:
+    def readinto(self, dst: Any) -> int:
         remaining = self._remaining
-        if remaining <= 0 or self._file.closed:
+        if remaining <= 0 or self.closed:
             return 0
-        if len(dst) > remaining:
-            dst = dst[:remaining]
-        received = self._file.readinto(dst) or 0
-        self._remaining = remaining - received
-        if received == 0 or self._remaining == 0:
+        view = memoryview(dst).cast('B')
+        if len(view) > remaining:
+            view = view[:remaining]
+        received = super().readinto(view) or 0
+        self._remaining = remaining = remaining - received
+        if received == 0 or remaining == 0:
+            # Done, or the file shrank (the Body reports the short read).
             self.close()
         return received
 
     def __del__(self) -> None:
-        file = getattr(self, '_file', None)
-        if file is not None:
-            file.close()
+        self.close()
 
+
+def _served_file(fd: int, name: str, start: int, length: int) -> _ServedFile:
+    """Wrap the open descriptor *fd*; it is closed if that fails."""
+    try:
+        file = _ServedFile(fd, 'rb')
+    except BaseException:
+        os.close(fd)
+        raise
+    try:
+        file.name = name
+        file._set_span(start, length)
+    except BaseException:
+        file.close()
+        raise
+    return file
+
+
+# -- content types -------------------------------------------------------------
+
+# Sent when mimetypes does not know a name: "arbitrary bytes" (RFC 2046
+# section 4.5.1), which a browser saves instead of guessing and rendering.
+UNKNOWN_TYPE = 'application/octet-stream'
+
+# The parameter added to textual types.  Without one, text/plain and
+# text/html are decoded by browsers with a legacy default (windows-1252)
+# and UTF-8 files come out garbled; UTF-8 is what text files are today, so
+# FilesApp says so.  (A file in another encoding needs another server.)
+CHARSET = '; charset=utf-8'
+
+# Textual types outside text/*: JSON (RFC 8259 defines no charset parameter
+# but is always UTF-8; stating it costs nothing and helps clients that only
+# look at the parameter), JavaScript under its older names (now text/
+# javascript, RFC 9239), and XML (RFC 7303: the parameter is authoritative).
+TEXT_APPLICATION_TYPES = frozenset([
+    'application/json', 'application/javascript', 'application/ecmascript',
+    'application/xml',
+])
+
+# Structured-syntax suffixes (RFC 6839): image/svg+xml, application/
+# xhtml+xml, application/atom+xml, application/manifest+json,
+# application/ld+json ... are XML or JSON text too.
+TEXT_SUFFIXES = ('+xml', '+json')
+
+
+def _is_text(content_type: str) -> bool:
+    return (content_type.startswith('text/')
+            or content_type in TEXT_APPLICATION_TYPES
+            or content_type.endswith(TEXT_SUFFIXES))
+
+
+def content_type(name: str) -> str:
+    """The ``content-type`` FilesApp sends for a file called *name*.
+
+    >>> content_type('notes.txt'), content_type('data.json')
+    ('text/plain; charset=utf-8', 'application/json; charset=utf-8')
+    >>> content_type('photo.png'), content_type('README'), content_type('a.tar.gz')
+    ('image/png', 'application/octet-stream', 'application/octet-stream')
+
+    The type comes from ``mimetypes`` (the system's tables); textual types
+    get ``; charset=utf-8``.  A compressed name (``.gz``, ``.bz2`` ...) is
+    sent as it is stored, so as ``application/octet-stream``: the type
+    mimetypes gives is that of the decompressed content, and claiming it
+    (without a ``content-encoding``) would be false.
+    """
+    # './' keeps a name with a colon ('data:x.txt') from being read as a URL.
+    (guessed, encoding) = mimetypes.guess_type('./' + name)
+    if guessed is None or encoding is not None:
+        return UNKNOWN_TYPE
+    if _is_text(guessed):
+        return guessed + CHARSET
+    return guessed
+
+
+# -- the app ---------------------------------------------------------------------
 
 class FilesApp:
     """Serve the regular files beneath ``dir_name`` for GET and HEAD.
@@ -337,10 +399,26 @@ class FilesApp:
     symlink, wherever it points, is ``404 Not Found``, just like a missing
     file, a directory, a FIFO or device, or a trailing slash on a file.
 
-    Responses: ``200`` with the whole file, ``206`` for a satisfiable
-    ``range`` (``416`` when it ends beyond the file), ``404``, ``405`` for
-    methods other than GET/HEAD, ``400`` for a ``..`` component.  A
-    ``content-type`` is added when ``mimetypes`` knows the file's extension.
+    Names: each component of ``request.path`` is percent-decoded as UTF-8
+    (``a%20b.txt`` is the file ``a b.txt``; see ``degu.util.decode_component``).
+    A component that is, once decoded, ``.`` or ``..``, or holds ``/``,
+    ``\\`` or NUL, or has a broken ``%`` escape, is ``400 Bad Request``: it is
+    malformed in the same way the server refuses on the wire, and the answer
+    should not depend on which of the two noticed.  A component whose bytes
+    are not UTF-8 is ``404 Not Found``: RFC 3986 allows any byte there, the
+    request is well formed, it just names nothing FilesApp serves (it serves
+    UTF-8 names only).
+
+    Responses: ``200`` with the whole file; ``206`` for a ``range`` that
+    starts within the file (one that runs past the end is cut at the end,
+    RFC 9110 section 14.1.1); ``416`` with ``content-range: bytes */SIZE``
+    for one that starts at or past the end; ``404``; ``405`` for methods
+    other than GET/HEAD.  The error answers have no body (``None``).  Every
+    file is sent with a ``content-type`` (see ``content_type()``).
+
+    The body is ``Body(file, length)`` on the opened file itself (an
+    ``io.FileIO``, positioned at the range's first byte), which closes when
+    its last byte has been read or when it is dropped.
     """
 
     def __init__(self, dir_name: str) -> None:
@@ -372,22 +450,18 @@ class FilesApp:
         return '{}({!r})'.format(type(self).__name__, self.dir_name)
 
     def _open(self, names: List[str]) -> Optional[Tuple[int, int]]:
-        """``(fd, size)`` of the regular file at *names*, or None if there is none."""
+        """``(fd, size)`` of the regular file at *names*, or None if there is none.
+
+        *names* are decoded and checked (``_names()``): none holds a
+        separator (which could make a name absolute, and open() then
+        ignores dir_fd) or NUL.
+        """
         root = self.dir_fd
         if root < 0:
             raise ValueError('FilesApp is closed')
-        for name in names:
-            if type(name) is not str:
-                raise TypeError(
-                    TYPE_ERROR.format('path component', str, type(name), name)
-                )
-            if not name or os.sep in name or '\x00' in name:
-                # An empty component (a trailing slash) names no file.  A
-                # separator or NUL cannot come from the wire, but an app
-                # could put one in request.path: a name with a separator
-                # may be absolute (which makes open() ignore dir_fd), and
-                # NUL makes open() raise.
-                return None
+        if '' in names:
+            # An empty component (a trailing slash, '//') names no file.
+            return None
         parent = root
         try:
             for name in names[:-1]:
@@ -417,47 +491,73 @@ class FilesApp:
         method = request.method
         if method != 'GET' and method != 'HEAD':
             return _method_not_allowed()
-        path = request.path
-        if '..' in path:
+        try:
+            names = _names(request.path)
+        except UnicodeDecodeError:
+            return _not_found()
+        except ValueError:
             return _bad_request()
-        names = path if (path and path != ['']) else [INDEX]
         opened = self._open(names)
         if opened is None:
             return _not_found()
         (fd, size) = opened
+        name = names[-1]
         try:
-            plan = _plan(request.headers.get('range'), names[-1], size)
+            plan = _plan(request.headers.get('range'), name, size)
         except BaseException:
             os.close(fd)
             raise
-        if plan is None:
-            os.close(fd)
-            return _range_not_satisfiable()
         (status, reason, headers, start, length) = plan
-        if method == 'HEAD':
+        if method == 'HEAD' or status == 416:
             os.close(fd)
             return (status, reason, headers, None)
-        return (status, reason, headers,
-                api.Body(_FileSlice(fd, start, length), length))
+        file = _served_file(fd, os.path.join(self.dir_name, *names), start, length)
+        return (status, reason, headers, api.Body(file, length))
+
+
+def _names(path: List[Any]) -> List[str]:
+    """The decoded names of *path*; ``index.html`` for the directory itself.
+
+    Raises what ``decode_component()`` raises (``UnicodeDecodeError`` for
+    bytes that are not UTF-8, ``ValueError`` for the rest), and
+    ``TypeError`` for a component that is not a ``str`` (only an app can
+    put one there).
+    """
+    if not path or path == ['']:
+        return [INDEX]
+    names: List[str] = []
+    for component in path:
+        if type(component) is not str:
+            raise TypeError(TYPE_ERROR.format(
+                'path component', str, type(component), component
+            ))
+        names.append(decode_component(component))
+    return names
 
 
 def _plan(r: Any, name: str,
-          size: int) -> Optional[Tuple[int, str, Dict[str, Any], int, int]]:
-    """Status, reason, headers, start and length of the answer; None for 416.
+          size: int) -> Tuple[int, str, Dict[str, Any], int, int]:
+    """Status, reason, headers, and the first byte and length to send.
 
-    *r* is the request's ``range`` header (a ``Range``) or None.  A range is
-    satisfiable only if it lies entirely within the file.
+    *r* is the request's ``range`` header (a ``Range``) or None.  The range
+    is resolved against the file's size by ``Range`` itself
+    (``content_range()``), which also understands open (``bytes=N-``) and
+    suffix (``bytes=-N``) ranges; it raises ``ValueError`` for a range that
+    starts at or past the end: ``416``, with the size in
+    ``content-range: bytes */SIZE`` (RFC 9110 section 15.5.17).
     """
-    headers: Dict[str, Any] = {}
-    content_type = mimetypes.guess_type(name)[0]
-    if content_type is not None:
-        headers['content-type'] = content_type
     if r is None:
-        headers['content-length'] = size
-        return (200, 'OK', headers, 0, size)
-    if r.stop > size:
-        return None
+        return (200, 'OK', {'content-type': content_type(name),
+                            'content-length': size}, 0, size)
+    try:
+        content_range = r.content_range(size)
+    except ValueError:
+        return (416, 'Range Not Satisfiable',
+                {'content-range': 'bytes */{}'.format(size)}, 0, 0)
     length = r.content_length(size)
-    headers['content-length'] = length
-    headers['content-range'] = r.content_range(size)
-    return (206, 'Partial Content', headers, r.start, length)
+    headers = {
+        'content-type': content_type(name),
+        'content-length': length,
+        'content-range': content_range,
+    }
+    return (206, 'Partial Content', headers, content_range.start, length)

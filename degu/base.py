@@ -12,7 +12,16 @@ applications have one stable import path:
 * ``degu.bodies``    -- the four body classes and ``api``
 * ``degu.sockio``    -- the connection reader and writer (internal)
 * ``degu.messages``  -- whole messages and ``Response``
+
+Three more names, ``Request`` and ``Session`` (from ``degu.server``) and
+``Connection`` (from ``degu.client``), are here for code written against the
+original Degu, whose ``degu.base`` defined them.  They are looked up on first
+use (a module ``__getattr__``), so that ``import degu.base`` does not load the
+server and the client: a program that only builds bodies or parses
+preambles should not pay for sockets, threads and TLS.
 """
+
+from typing import Any, List
 
 from .bodies import (
     API,
@@ -86,6 +95,31 @@ from .tables import (
 # Deprecated alias of ``api``, kept for older applications.
 bodies = api
 
+# The names resolved on first use, and the module that defines each.
+_LAZY = {
+    'Request': 'degu.server',
+    'Session': 'degu.server',
+    'Connection': 'degu.client',
+}
+
+
+def __getattr__(name: str) -> Any:
+    """``Request``, ``Session`` and ``Connection``, imported when first asked for."""
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(
+            'module {!r} has no attribute {!r}'.format(__name__, name)
+        )
+    import importlib
+    value = getattr(importlib.import_module(module_name), name)
+    # Cache it: later lookups are ordinary global lookups.
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 __all__ = (
     'API', 'APIType', 'api', 'bodies',
     'Body', 'ChunkedBody', 'BodyIter', 'ChunkedBodyIter',
@@ -103,4 +137,7 @@ __all__ = (
     'parse_request_line', 'parse_response_line', 'parse_chunk_size',
     'parse_chunk_extension', 'parse_chunk', 'format_chunk', 'write_chunk',
     'readchunk', 'set_default_header', 'set_output_headers',
+    # Resolved on first use (see the module docstring): a star import
+    # therefore loads degu.server and degu.client, as it asks for everything.
+    'Request', 'Session', 'Connection',
 )

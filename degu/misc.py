@@ -37,8 +37,15 @@ REQUEST_LOG = '[%d] %s %s --> %s %s'
 def _fork_context() -> Any:
     """The ``fork`` multiprocessing context where it exists, else the default.
 
-    Only ``fork`` can run an app that does not pickle (a lambda, a closure);
-    Python 3.14 made ``forkserver`` the Linux default, so ask for it by name.
+    A Temp*Server is given the app object itself, not a module-level build
+    function, and tests hand it lambdas and closures over local state.
+    ``spawn`` and ``forkserver`` pickle the process target's arguments, and
+    such an app does not pickle; only ``fork`` copies it into the child as
+    it is.  Python 3.14 made ``forkserver`` the Linux default, so ask for
+    ``fork`` by name.  The price: ``TempServer.process`` is a
+    ``multiprocessing.context.ForkProcess``, not an instance of
+    ``multiprocessing.Process`` (``EmbeddedServer.process`` is one, see
+    ``degu._default_context()``).
     """
     import multiprocessing
     if 'fork' in multiprocessing.get_all_start_methods():
@@ -56,6 +63,8 @@ class TempServer(_ServerProcess):
 
     ``address`` is then the bound address.  Stop it with ``terminate()``
     (also done on garbage collection and on leaving a ``with`` block).
+    The process is forked (where the platform can fork), so *app* may be a
+    lambda or a closure; see ``_fork_context()``.
     """
 
     def __init__(self, address: Any, app: Callable[..., Any],

@@ -74,6 +74,9 @@ OBJECT_VALUES = {'range': 'Range', 'content-range': 'ContentRange'}
 # Fields of a namedtuple response that is accepted in place of a tuple.
 RESPONSE_FIELDS = ('status', 'reason', 'headers', 'body')
 
+# The original Degu's wording, kept for code (and tests) that match on it.
+ON_CONNECT_ERROR = 'app.on_connect() must return a {!r}; got a {!r}: {!r}'
+
 BEFORE = 'before app() is called'
 AFTER = 'after app() was called'
 
@@ -380,7 +383,8 @@ class Validator:
         self._on_connect: Optional[Callable[..., Any]] = on_connect
 
     def __repr__(self) -> str:
-        return 'Validator({!r})'.format(self.app)
+        # The class's own name, so that a subclass reads as itself.
+        return '{}({!r})'.format(type(self).__name__, self.app)
 
     def __call__(self, session: Any, request: Any, api: Any) -> Any:
         """Check, call the app, check again, and return what the app returned.
@@ -416,7 +420,5 @@ class Validator:
             return True
         result = self._on_connect(session, sock)
         if type(result) is not bool:
-            raise TypeError(TYPE_ERROR.format(
-                'app.on_connect() result', bool, type(result), result
-            ))
+            raise TypeError(ON_CONNECT_ERROR.format(bool, type(result), result))
         return result

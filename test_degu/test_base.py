@@ -5,6 +5,10 @@ object defined in the module that implements it (re-exported, not copied).
 """
 
 import importlib
+import os
+import subprocess
+import sys
+import textwrap
 from typing import Any, Dict
 
 import pytest
@@ -95,8 +99,9 @@ def test_all() -> None:
     assert len(set(names)) == len(names)
     for name in names:
         assert hasattr(base, name), name
-    # Everything the spec lists is public (the deprecated alias too).
-    assert set(names) == {n for (n, m) in EXPORTS} | {'bodies'}
+    # Everything the spec lists is public (the deprecated alias too), and
+    # the three names of the original resolved on first use.
+    assert set(names) == {n for (n, m) in EXPORTS} | {'bodies'} | set(LAZY)
 
 
 def test_star_import() -> None:
@@ -105,6 +110,85 @@ def test_star_import() -> None:
     for (name, module) in EXPORTS:
         assert namespace[name] is getattr(base, name)
     assert namespace['bodies'] is base.api
+    for (name, module) in LAZY.items():
+        assert namespace[name] is getattr(importlib.import_module(module), name)
+
+
+# The names of the original's degu.base that live in the server and client.
+LAZY = {'Request': 'degu.server', 'Session': 'degu.server',
+        'Connection': 'degu.client'}
+TREE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_fresh(code: str) -> str:
+    """Run *code* in a fresh interpreter (this tree first on the path)."""
+    env = dict(os.environ)
+    env['PYTHONPATH'] = TREE
+    proc = subprocess.run(
+        [sys.executable, '-c', textwrap.dedent(code)], cwd=TREE, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    return proc.stdout.decode()
+
+
+def test_lazy_names_not_loaded_by_import() -> None:
+    out = run_fresh('''
+        import sys
+        import degu.base
+        print(sorted(m for m in ('degu.server', 'degu.client') if m in sys.modules))
+        print(sorted(n for n in ('Request', 'Session', 'Connection')
+                     if n in vars(degu.base)))
+        print(all(n in dir(degu.base) for n in ('Request', 'Session', 'Connection')))
+        print(all(n in degu.base.__all__ for n in ('Request', 'Session', 'Connection')))
+        # dir() and __all__ did not load anything either
+        print(sorted(m for m in ('degu.server', 'degu.client') if m in sys.modules))
+        from degu.base import Request
+        print(sorted(m for m in ('degu.server', 'degu.client') if m in sys.modules))
+        from degu.base import Connection, Session
+        import degu.server, degu.client
+        print(Request is degu.server.Request, Session is degu.server.Session,
+              Connection is degu.client.Connection)
+        # resolved once, then an ordinary module global
+        print(sorted(n for n in ('Request', 'Session', 'Connection')
+                     if n in vars(degu.base)))
+    ''').splitlines()
+    assert out == [
+        '[]',
+        '[]',
+        'True',
+        'True',
+        '[]',
+        "['degu.server']",
+        'True True True',
+        "['Connection', 'Request', 'Session']",
+    ]
+
+
+@pytest.mark.parametrize('name, module', sorted(LAZY.items()))
+def test_lazy_names(name: str, module: str) -> None:
+    assert getattr(base, name) is getattr(importlib.import_module(module), name)
+    namespace: Dict[str, Any] = {}
+    exec('from degu.base import {}'.format(name), namespace)
+    assert namespace[name] is getattr(importlib.import_module(module), name)
+    assert name in dir(base)
+
+
+def test_unknown_attribute() -> None:
+    with pytest.raises(AttributeError) as cm:
+        base.Nope
+    assert str(cm.value) == "module 'degu.base' has no attribute 'Nope'"
+    with pytest.raises(ImportError):
+        exec('from degu.base import Nope', {})
+    assert hasattr(base, 'Nope') is False
+    assert 'Nope' not in dir(base)
+
+
+def test_dir_is_sorted_and_complete() -> None:
+    names = dir(base)
+    assert names == sorted(names)
+    for name in base.__all__:
+        assert name in names
 
 
 def test_same_module_object() -> None:

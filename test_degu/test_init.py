@@ -229,6 +229,7 @@ if __name__ == '__main__':
     import degu
     with degu.EmbeddedServer(degu.IPv4_LOOPBACK, build, b'hi ') as server:
         print(raw_get(server.address))
+        print(type(server.process) is multiprocessing.Process)
     (process, address) = degu.start_server(degu.IPv4_LOOPBACK, build, b'hi ')
     print(raw_get(address))
     process.terminate()
@@ -253,6 +254,7 @@ def test_start_methods(tmp_path: Path, method: str) -> None:
     out = run_python(str(script), method).splitlines()
     assert out == [
         "b'HTTP/1.1 200 OK\\r\\ncontent-length: 5\\r\\n\\r\\nhi /x'",
+        'True',
         "b'HTTP/1.1 200 OK\\r\\ncontent-length: 5\\r\\n\\r\\nhi /x'",
         "TypeError('unsupported Server() **options: nope')",
         'False False',
@@ -264,6 +266,7 @@ def test_start_methods(tmp_path: Path, method: str) -> None:
 
 def test_start_server(address: Any) -> None:
     (process, bound) = degu.start_server(address, build_app, b'hello ', b'!')
+    assert type(process) is multiprocessing.Process
     try:
         check_bound(address, bound)
         assert process.daemon is True
@@ -385,6 +388,11 @@ def test_embedded_server(address: Any) -> None:
         (status, reason, headers, body) = get(server.address, '/bar')
         assert (status, reason, body) == (200, 'OK', b'hi /bar')
         assert headers['x-pid'] == str(server.process.pid)
+        # The original documents a multiprocessing.Process: the default
+        # context's class, not the class of a concrete start method.
+        assert isinstance(server.process, multiprocessing.Process)
+        assert type(server.process) is multiprocessing.Process
+        assert server.process.daemon is True
     finally:
         server.terminate()
     assert server.process.exitcode == -signal.SIGTERM
@@ -487,6 +495,7 @@ def test_embedded_sslserver(pki: Any, tmp_path: Path, kind: str) -> None:
         check_bound(address, server.address)
         assert ssl_get(pki.client_sslconfig, server.address, '/e')[3] == b'/e'
         process = server.process
+        assert type(process) is multiprocessing.Process
     assert process.exitcode == -signal.SIGTERM
     server.terminate()
     assert process.exitcode == -signal.SIGTERM

@@ -227,6 +227,9 @@ def test_temp_server_closure() -> None:
         conn.close()
         pid = server.process.pid
         assert pid != os.getpid()
+        # forked where fork exists: that is what lets a closure run there
+        if 'fork' in multiprocessing.get_all_start_methods():
+            assert type(server.process) is multiprocessing.get_context('fork').Process
         assert bodies == ['{} 1 /a'.format(pid).encode(),
                           '{} 2 /b'.format(pid).encode()]
         assert seen == {'count': 0}  # the parent's copy is untouched

@@ -234,6 +234,18 @@ def test_init() -> None:
     assert inst._on_connect is None
 
 
+class Example(Validator):
+    """A subclass, as the original's docs show one."""
+
+
+def test_subclass_repr() -> None:
+    inst = Example(app_function)
+    assert repr(inst) == 'Example({!r})'.format(app_function)
+    assert repr(Example(AppWithOnConnect())) == 'Example(AppWithOnConnect())'
+    # and it still validates
+    assert inst(FakeSession(), FakeRequest(), API) == OK
+
+
 @pytest.mark.parametrize('app,message', [
     (17, 'app: not callable: 17'),
     ('app', "app: not callable: 'app'"),
@@ -855,11 +867,12 @@ def test_on_connect_delegates(result: bool) -> None:
 
 
 @pytest.mark.parametrize('result,message', [
-    (1, "app.on_connect() result: need a <class 'bool'>; "
+    # the original Degu's message, exactly
+    (1, "app.on_connect() must return a <class 'bool'>; "
         "got a <class 'int'>: 1"),
-    (None, "app.on_connect() result: need a <class 'bool'>; "
+    (None, "app.on_connect() must return a <class 'bool'>; "
            "got a <class 'NoneType'>: None"),
-    ('yes', "app.on_connect() result: need a <class 'bool'>; "
+    ('yes', "app.on_connect() must return a <class 'bool'>; "
             "got a <class 'str'>: 'yes'"),
 ])
 def test_on_connect_bad_result(result: Any, message: str) -> None:
