@@ -212,7 +212,14 @@ def bind(address: Any, backlog: int = LISTEN_BACKLOG) -> socket.socket:
     already is a listening socket (socket activation, pre-forked workers)."""
     if isinstance(address, socket.socket):
         return address
-    sock = socket.socket(family(address), socket.SOCK_STREAM)
+    kind = family(address)
+    if kind == socket.AF_INET and type(address[0]) is str and ':' in address[0]:
+        raise ValueError(
+            'address: an IPv6 address needs a 4-tuple, like {!r}; got {!r}'.format(
+                (address[0], address[1], 0, 0), address
+            )
+        )
+    sock = socket.socket(kind, socket.SOCK_STREAM)
     try:
         if sock.family != socket.AF_UNIX:
             # A restarted server can take its port back at once, while

@@ -468,19 +468,22 @@ class ChunkedBody(_IncomingBody):
     def write_to(self, wfile: Any) -> int:
         """Re-emit every chunk (extensions kept) to ``wfile``; return the byte count.
 
-        Relayed to a connection, each chunk goes out as soon as it has
-        arrived, unless the next one is already waiting in the source's buffer.
+        Relayed from one connection to another, each chunk goes out as soon
+        as it has arrived, unless the next one is already waiting in the
+        source's buffer.
         """
         _get_write(wfile)
         self._start(True)
-        relay = type(wfile) is Stream
         src = self._src
+        relay: Optional[Stream] = None
+        if type(wfile) is Stream and isinstance(src, Stream):
+            relay = src
         total = 0
         while True:
             chunk = self._next()
             try:
                 total += write_chunk(wfile, chunk)
-                if relay and not (type(src) is Stream and src.buffered()):
+                if relay is not None and not relay.buffered():
                     wfile.flush()
             except BaseException:
                 self._fail()

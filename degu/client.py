@@ -96,7 +96,11 @@ class Connection:
         """
         stream = self._stream
         if stream._closed:
-            raise ConnectionClosedError('Connection is closed')
+            reason = stream.reason
+            raise ConnectionClosedError(
+                'Connection is closed' if reason is None
+                else 'Connection is closed: ' + reason
+            )
         try:
             bit = METHOD_BITS.get(method, 0) if type(method) is str else 0
             if not bit:

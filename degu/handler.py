@@ -155,33 +155,46 @@ def serve_requests(app: Any, stream: Stream, session: Session) -> bool:
     (When the server ends it, the caller lingers before closing.)
     """
     while True:
-        phase = READING
-        request: Optional[Request] = None
-        sent = -1
-        try:
-            incoming = read_request(stream)
-            if incoming is None:
-                session.close('client closed the connection')
-                return False
-            (method, uri, headers, body, path, query) = incoming
-            if 'expect' in headers:
-                _expect_continue(stream, headers['expect'], body)
-            request = Request(method, uri, headers, body, [], path, query)
-            phase = IN_APP
-            response = app(session, request, api)
-            phase = ANSWERING
-            (status, reason, rheaders, rbody) = check_response(request, response)
-            why = closing(stream, session, request, status, reason, rheaders)
-            frame_response(method, status, rheaders, rbody)
-            sent = stream.sent
-            send_response(stream, status, reason, rheaders, rbody)
-        except Exception as e:
-            _fault(e, phase, stream, session, request, sent)
-            return True
-        session._requests += 1
+        ending = exchange(app, stream, session)
+        if ending is not None:
+            return ending
+
+
+def exchange(app: Any, stream: Stream, session: Session) -> Optional[bool]:
+    """Read one request and answer it.
+
+    Returns ``None`` to go on with the next request, ``False`` when the
+    client closed the connection, ``True`` when the server closes it.  (One
+    function per exchange, so that nothing of this request -- its body, the
+    app's response -- stays referenced while the connection waits for the
+    next one.)
+    """
+    phase = READING
+    request: Optional[Request] = None
+    sent = -1
+    try:
+        incoming = read_request(stream)
+        if incoming is None:
+            session.close('client closed the connection')
+            return False
+        (method, uri, headers, body, path, query) = incoming
+        if 'expect' in headers:
+            _expect_continue(stream, headers['expect'], body)
+        request = Request(method, uri, headers, body, [], path, query)
+        phase = IN_APP
+        response = app(session, request, api)
+        phase = ANSWERING
+        (status, reason, rheaders, rbody) = check_response(request, response)
+        why = closing(stream, session, request, status, reason, rheaders)
+        frame_response(method, status, rheaders, rbody)
         if why is not None:
-            session.close(why)
-            return True
+            session.close(why)  # before the response that says so goes out
+        sent = stream.sent
+        send_response(stream, status, reason, rheaders, rbody)
+    except Exception as e:
+        return _fault(e, phase, stream, session, request, sent)
+    session._requests += 1
+    return None if why is None else True
 
 
 def _expect_continue(stream: Stream, expect: str, body: Any) -> None:
@@ -236,6 +249,8 @@ def closing(stream: Stream, session: Session, request: Request, status: int,
             why = 'request body not sent after expect: 100-continue'
         else:
             why = 'request body not read'
+    elif session._closed:
+        why = session._message  # the app closed the session
     elif wants_close(request._headers):
         why = 'the client asked to close'
     elif status >= 400 and status not in KEEP_ALIVE_ERRORS:
@@ -257,20 +272,20 @@ def closing(stream: Stream, session: Session, request: Request, status: int,
 
 
 def _fault(error: Exception, phase: int, stream: Stream, session: Session,
-           request: Optional[Request], sent: int) -> None:
-    """Log *error* by whose fault it is; answer it if nothing was sent yet."""
+           request: Optional[Request], sent: int) -> bool:
+    """Log *error* by whose fault it is; answer it if nothing was sent yet.
+
+    Returns whether to linger before closing (when an answer went out).
+    """
     if isinstance(error, OSError):
-        status = 0
+        session.close(repr(error))
         if isinstance(error, TimeoutError) and not (phase == READING
                                                     and stream.buffered() == 0):
             # A request that stalled half-way (an idle connection that
             # times out is just closed).
-            status = 408
-            reason = 'Request Timeout'
-        session.close(repr(error))
-        if status:
-            _answer(stream, status, reason, phase, sent)
-        return
+            _answer(stream, 408, 'Request Timeout', phase, sent)
+            return True
+        return False
     if isinstance(error, ProtocolError) and _peers_fault(phase, stream, request):
         (status, reason) = error_status(error)
         session.close('{} {}: {}'.format(status, reason, _cut(str(error))))
@@ -280,6 +295,7 @@ def _fault(error: Exception, phase: int, stream: Stream, session: Session,
                       session, session.requests)
         session.close('{} {}: {}'.format(status, reason, _cut(repr(error))))
     _answer(stream, status, reason, phase, sent)
+    return True
 
 
 def _peers_fault(phase: int, stream: Stream, request: Optional[Request]) -> bool:

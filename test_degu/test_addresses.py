@@ -201,6 +201,15 @@ def test_bind_unix_file(tmp_path: Any) -> None:
         listener.close()
 
 
+def test_bind_ipv6_needs_a_4_tuple() -> None:
+    # A 2-tuple is AF_INET: an IPv6 host there is refused clearly, up front.
+    with pytest.raises(ValueError) as cm:
+        addresses.bind(('::1', 0))
+    assert str(cm.value) == (
+        "address: an IPv6 address needs a 4-tuple, like ('::1', 0, 0, 0); got ('::1', 0)"
+    )
+
+
 def test_bind_adopts_a_listening_socket() -> None:
     sock = socket.socket()
     try:

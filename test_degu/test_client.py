@@ -30,6 +30,7 @@ from degu.base import (
     api,
 )
 from degu.client import Client, Connection, Response
+from degu.errors import ConnectionClosedError
 
 HAVE_ABSTRACT = os.uname().sysname == 'Linux'
 
@@ -530,7 +531,6 @@ def test_request_bad_body_type(body: Any) -> None:
 
 @pytest.mark.parametrize('data, repr_body', [
     (b'HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nabc', 'Body(<reader>, 3)'),
-    (b'HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n', 'Body(<reader>, 0)'),
     (b'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n',
      'ChunkedBody(<reader>)'),
 ])
@@ -939,3 +939,83 @@ def test_connect_on_connect_raises() -> None:
         assert str(cm.value) == 'nope'
         assert seen[0].closed is True
         assert seen[0].sock.fileno() == -1
+
+
+# ---------------------------------------------------------------------------
+# What a server says about framing and the connection (issue 12)
+
+def test_content_length_zero_folds_into_no_body() -> None:
+    # How a server frames "no body": the caller sees just that.
+    sock = FakeSock(b'HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n'
+                    b'HTTP/1.1 200 OK\r\ncontent-length: 0\r\nx-a: b\r\n\r\n')
+    conn = Connection(sock, None)
+    assert conn.get('/', {}) == Response(404, 'Not Found', {}, None)
+    assert conn.get('/', {}) == Response(200, 'OK', {'x-a': 'b'}, None)
+    assert conn.closed is False
+
+
+@pytest.mark.parametrize('status, method', [(204, 'GET'), (304, 'GET'), (200, 'HEAD')])
+def test_no_body_after_204_304_head(status: int, method: str) -> None:
+    # Whatever framing header they have describes another body: the next
+    # bytes are the next response.
+    first = 'HTTP/1.1 {} Xy\r\ncontent-length: 5\r\n\r\n'.format(status).encode()
+    sock = FakeSock(first + b'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok')
+    conn = Connection(sock, None)
+    response = conn.request(method, '/', {}, None)
+    assert response == Response(status, 'Xy', {'content-length': 5}, None)
+    assert conn.get('/', {}).body.read() == b'ok'
+
+
+def test_connection_close_without_body() -> None:
+    sock = FakeSock(b'HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n'
+                    b'connection: close\r\n\r\n' + OK)
+    conn = Connection(sock, None)
+    # 'connection' is hop-by-hop: acted on, not passed up.
+    assert conn.get('/', {}) == Response(400, 'Bad Request', {}, None)
+    assert conn.closed is True
+    assert sock.close_calls == 1
+    with pytest.raises(ConnectionError) as cm:
+        conn.get('/', {})
+    assert type(cm.value) is ConnectionClosedError
+    assert str(cm.value) == "Connection is closed: the server sent 'connection: close'"
+    assert len(sock.sent) == 1
+
+
+@pytest.mark.parametrize('read', [
+    lambda body: body.read(),
+    lambda body: [body.read(1) for _ in range(6)],
+    lambda body: list(body),
+    lambda body: body.write_to(io.BytesIO()),
+])
+def test_connection_close_after_the_body_is_read(read: Any) -> None:
+    sock = FakeSock(b'HTTP/1.1 200 OK\r\nConnection: Close\r\ncontent-length: 5\r\n\r\n'
+                    b'hello' + OK)
+    conn = Connection(sock, None)
+    response = conn.get('/', {})
+    assert response.headers == {'content-length': 5}
+    assert conn.closed is False  # the body is still to be read
+    read(response.body)
+    assert conn.closed is True
+    assert sock.close_calls == 1
+    with pytest.raises(ConnectionClosedError) as cm:
+        conn.get('/', {})
+    assert str(cm.value) == "Connection is closed: the server sent 'connection: close'"
+
+
+def test_connection_close_chunked() -> None:
+    sock = FakeSock(b'HTTP/1.1 200 OK\r\nconnection: keep-alive, close\r\n'
+                    b'transfer-encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n')
+    conn = Connection(sock, None)
+    body = conn.get('/', {}).body
+    assert body.readchunk() == (None, b'hi')
+    assert conn.closed is False
+    assert body.readchunk() == (None, b'')
+    assert conn.closed is True
+
+
+def test_connection_keep_alive_is_dropped() -> None:
+    sock = FakeSock(b'HTTP/1.1 200 OK\r\nconnection: keep-alive\r\n\r\n' + OK)
+    conn = Connection(sock, None)
+    assert conn.get('/', {}) == Response(200, 'OK', {}, None)
+    assert conn.get('/', {}) == Response(200, 'OK', {}, None)
+    assert conn.closed is False

@@ -42,6 +42,7 @@ from degu.base import (
     api,
 )
 from degu.client import Client, Connection, Response
+from degu.errors import ConnectionClosedError
 from degu.server import Request, Server, Session
 
 HAVE_ABSTRACT = os.uname().sysname == 'Linux'
@@ -175,6 +176,32 @@ def recv_exactly(sock: socket.socket, size: int) -> bytes:
 def assert_server_closed(sock: socket.socket) -> None:
     """The server closed *sock* without sending anything (more)."""
     assert recv_all(sock) == b''
+
+
+def assert_said_close(conn: Connection) -> None:
+    """The server said ``connection: close``: the client closed when done."""
+    assert conn.closed is True
+    with pytest.raises(ConnectionClosedError) as cm:
+        conn.get('/', {})
+    assert str(cm.value) == "Connection is closed: the server sent 'connection: close'"
+
+
+def answer(status: int, reason: str) -> bytes:
+    """The server's error answer: framed, empty, closing."""
+    return 'HTTP/1.1 {} {}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n'.format(
+        status, reason
+    ).encode()
+
+
+ANSWER_500 = answer(500, 'Internal Server Error')
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    """The server updates a session after it sent the response: poll."""
+    deadline = time.monotonic() + PATIENCE
+    while not condition():
+        assert time.monotonic() < deadline, 'condition never met'
+        time.sleep(0.001)
 
 
 def wait_for_log(caplog: Any, text: str) -> logging.LogRecord:
@@ -441,7 +468,8 @@ def test_readme_reprs(serve: Callable[..., Live]) -> None:
 
 
 def test_exact_response_bytes(serve: Callable[..., Live]) -> None:
-    # No date, server or connection header: only the framing header (§1).
+    # No date, server or connection header: only the framing header (§1),
+    # none at all for a 204.
     def app(session: Session, request: Request, api: Any) -> Any:
         kind = request.path[0]
         if kind == 'none':
@@ -460,8 +488,9 @@ def test_exact_response_bytes(serve: Callable[..., Live]) -> None:
         b'HTTP/1.1 204 No Content\r\n\r\n'
         b'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nx-a: b\r\n\r\n'
         + CHUNKED_WIRE +
-        b'HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-range: bytes 0-4/10\r\n'
-        b'x-a: b\r\nx-int: 17\r\n\r\nhello'
+        # The last one before max_requests says so.
+        b'HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 5\r\n'
+        b'content-range: bytes 0-4/10\r\nx-a: b\r\nx-int: 17\r\n\r\nhello'
     )
     sock.close()
 
@@ -503,10 +532,25 @@ def test_response_bodies(serve: Callable[..., Live], kind: str) -> None:
     for _ in range(3):
         response = conn.get('/', {})
         want_headers = {'x-kind': kind}
+        if kind in ('None', 'empty'):
+            # Both go out as 'content-length: 0', which the client folds
+            # back into "no body".
+            assert response.headers == want_headers
+            assert response.body is None
+            continue
         want_headers.update(framing(kind))
         assert response.headers == want_headers
         assert consume(response.body) == expected(kind)
     conn.close()
+    # On the wire, both are framed.
+    if kind in ('None', 'empty'):
+        sock = live.raw()
+        sock.sendall(b'GET / HTTP/1.1\r\nconnection: close\r\n\r\n')
+        assert recv_all(sock) == (
+            b'HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n'
+            b'x-kind: ' + kind.encode() + b'\r\n\r\n'
+        )
+        sock.close()
 
 
 def test_chunks_preserved_both_directions(serve: Callable[..., Live]) -> None:
@@ -624,7 +668,7 @@ def test_head(serve: Callable[..., Live]) -> None:
     assert recv_all(sock) == (
         b'HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n'
         b'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n'
-        b'HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello'
+        b'HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 5\r\n\r\nhello'
     )
     sock.close()
 
@@ -662,11 +706,10 @@ def test_get_range(serve: Callable[..., Live], start: int, stop: int) -> None:
         assert type(response.headers['content-range']) is ContentRange
         assert response.body.read() == RANGE_DATA[start:stop]
     assert conn.get('/file', {}).body.read() == RANGE_DATA
-    # Out of bounds: 416, which closes the connection (§8.4).
+    # Out of bounds: 416, which closes the connection (§8.4), and says so.
     response = conn.get_range('/file', {}, 1000, 1025)
     assert response == Response(416, 'Range Not Satisfiable', {}, None)
-    assert_server_closed(conn.sock)
-    conn.close()
+    assert_said_close(conn)
 
 
 def test_range_on_the_wire(serve: Callable[..., Live]) -> None:
@@ -674,7 +717,7 @@ def test_range_on_the_wire(serve: Callable[..., Live]) -> None:
     sock = live.raw()
     sock.sendall(b'GET / HTTP/1.1\r\nRange: bytes=16-20\r\n\r\n')
     assert recv_all(sock) == (
-        b'HTTP/1.1 206 Partial Content\r\ncontent-length: 5\r\n'
+        b'HTTP/1.1 206 Partial Content\r\nconnection: close\r\ncontent-length: 5\r\n'
         b'content-range: bytes 16-20/1024\r\n\r\n' + RANGE_DATA[16:21]
     )
     sock.close()
@@ -715,19 +758,13 @@ def test_max_requests(serve: Callable[..., Live], max_requests: int) -> None:
     conn = live.connect()
     for _ in range(max_requests):
         check_hello(conn)
-    # The last response was sent in full, then the connection was closed.
-    assert_server_closed(conn.sock)
+    # The last response was sent in full, saying the connection closes.
+    assert_said_close(conn)
     session = app.seen[0]['session']
     assert session.closed is True
     assert session.message == 'max_requests'
-    assert session.requests == max_requests
+    wait_until(lambda: session.requests == max_requests)
     assert session.max_requests == max_requests
-    with pytest.raises(ConnectionError):
-        conn.get('/', {})
-    assert conn.closed is True
-    with pytest.raises(ValueError) as cm:
-        conn.get('/', {})
-    assert str(cm.value) == 'Connection is closed'
     # The server itself goes on.
     conn = live.connect()
     check_hello(conn)
@@ -759,6 +796,11 @@ def test_status_closes(serve: Callable[..., Live], status: int) -> None:
         conn = live.connect()
         uri = '/{}/body'.format(status) if with_body else '/{}'.format(status)
         response = conn.get(uri, {})
+        if with_body and status in (204, 304):
+            # Refused: a body the client would read as the next response.
+            assert response == Response(500, 'Internal Server Error', {}, None)
+            assert_said_close(conn)
+            continue
         assert response.status == status
         assert response.reason == REASONS[status]
         if with_body:
@@ -772,11 +814,11 @@ def test_status_closes(serve: Callable[..., Live], status: int) -> None:
             assert app.seen[1]['requests'] == 1
             assert session.closed is False
         else:
-            # The response was sent first, then the connection closed.
-            assert_server_closed(conn.sock)
+            # The response was sent first, saying the connection closes.
+            assert_said_close(conn)
             assert session.closed is True
             assert session.message == '{} {}'.format(status, REASONS[status])
-            assert session.requests == 1
+            wait_until(lambda: session.requests == 1)
         conn.close()
 
 
@@ -785,8 +827,7 @@ def test_closing_status_logged(serve: Callable[..., Live], caplog: Any) -> None:
     live = serve(Recorder(lambda s, r, api: (403, 'Forbidden', {}, None)))
     conn = live.connect()
     assert conn.get('/', {}).status == 403
-    assert_server_closed(conn.sock)
-    conn.close()
+    assert_said_close(conn)
     record = wait_for_log(caplog, 'Handled 1 requests: 403 Forbidden')
     assert record.levelno == logging.INFO
     assert record.name == 'degu.server'
@@ -999,9 +1040,6 @@ BAD_APPS: Dict[str, Tuple[bytes, Callable[[Request, Any], Any]]] = {
     'both-framing-headers': (GET, lambda r, a: (
         200, 'OK', {'content-length': 5, 'transfer-encoding': 'chunked'}, None)),
     'body-used': (GET, lambda r, a: (200, 'OK', {}, _used_body())),
-    'unread-body': (POST, _unread),
-    'partly-read-body': (POST, _partly_read),
-    'unread-chunked-body': (POST_CHUNKED, _unread),
     'head-with-bytes': (HEAD, lambda r, a: (200, 'OK', {}, b'hello')),
     'head-with-empty-bytes': (HEAD, _read_then_head_body),
     'head-with-chunked': (HEAD, lambda r, a: (
@@ -1011,7 +1049,39 @@ BAD_APPS: Dict[str, Tuple[bytes, Callable[[Request, Any], Any]]] = {
         200, 'OK', {'content-length': 5}, None)),
     'chunked-without-body': (GET, lambda r, a: (
         200, 'OK', {'transfer-encoding': 'chunked'}, None)),
+    # 1xx statuses are interim only; 204 and 304 have no body.
+    'status-100': (GET, lambda r, a: (100, 'Continue', {}, None)),
+    'status-101': (GET, lambda r, a: (101, 'Switching Protocols', {}, None)),
+    '204-with-body': (GET, lambda r, a: (204, 'No Content', {}, b'smuggled')),
+    '204-with-empty-body': (GET, lambda r, a: (204, 'No Content', {}, b'')),
+    '204-with-length': (GET, lambda r, a: (204, 'No Content', {'content-length': 0}, None)),
+    '304-with-body': (GET, lambda r, a: (304, 'Not Modified', {}, b'smuggled')),
+    '304-with-chunked': (GET, lambda r, a: (
+        304, 'Not Modified', {}, a.ChunkedBodyIter([(None, b'')]))),
+    # 'connection' is hop-by-hop: 'close' is all an app may say.
+    'connection-keep-alive': (GET, lambda r, a: (
+        200, 'OK', {'connection': 'keep-alive'}, b'x')),
 }
+
+
+@pytest.mark.parametrize('request_bytes, responder', [
+    (POST, _unread),
+    (POST, _partly_read),
+    (POST_CHUNKED, _unread),
+])
+def test_unread_request_body_answered_then_closed(
+        serve: Callable[..., Live], request_bytes: bytes, responder: Any) -> None:
+    # An app may answer without reading the body (a 405, a 401): its answer
+    # goes out saying the connection closes; what follows is not read as
+    # a request (it may be the rest of the body).
+    app = CaseApp()
+    live = serve(lambda s, r, api: responder(r, api))
+    sock = live.raw()
+    sock.sendall(request_bytes + OK_REQUEST)
+    assert recv_all(sock) == (
+        b'HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n\r\n'
+    )
+    sock.close()
 
 
 def _used_body() -> BodyIter:
@@ -1067,20 +1137,29 @@ def after_good_request(live: Live, response: bytes, data: bytes) -> socket.socke
 
 
 @pytest.mark.parametrize('case', sorted(BAD_APPS))
-def test_bad_app_closes(serve: Callable[..., Live], case: str) -> None:
+def test_bad_app_answered_500(serve: Callable[..., Live], case: str) -> None:
     app = CaseApp()
     app.case = case
     live = serve(app)
     request = BAD_APPS[case][0]
-    # Alone on a connection: nothing at all is sent.
+    # Alone on a connection: a framed 500 that says it closes, nothing else.
     sock = live.raw()
     sock.sendall(request)
-    assert_server_closed(sock)
+    assert recv_all(sock) == ANSWER_500
     sock.close()
-    # After a good request: nothing more, even with another request queued.
+    # After a good request: the same, even with another request queued.
     sock = after_good_request(live, OK_RESPONSE, request + OK_REQUEST)
-    assert_server_closed(sock)
+    assert recv_all(sock) == ANSWER_500
     sock.close()
+    # A Degu client sees the 500, and that the connection is done.
+    conn = live.connect()
+    method = request.split(b' ')[0].decode()
+    response = conn.request(method, '/case', {},
+                            b'hello' if method == 'POST' else None)
+    # (To HEAD, content-length describes the body a GET would get: kept.)
+    headers = {'content-length': 0} if method == 'HEAD' else {}
+    assert response == Response(500, 'Internal Server Error', headers, None)
+    assert_said_close(conn)
     # The server keeps serving other connections.
     conn = live.connect()
     assert conn.get('/ok', {}).body.read() == b'fine'
@@ -1089,9 +1168,8 @@ def test_bad_app_closes(serve: Callable[..., Live], case: str) -> None:
 
 @pytest.mark.parametrize('case, message', [
     ('raises', 'app failed'),
-    ('unread-body', 'request body not consumed: Body(<reader>, 5)'),
-    ('partly-read-body', 'request body not consumed: Body(<reader>, 5)'),
-    ('unread-chunked-body', 'request body not consumed: ChunkedBody(<reader>)'),
+    ('status-100', 'need 200 <= status <= 599 for a final response; got 100'),
+    ('204-with-body', "a 204 response cannot have a body; got a <class 'bytes'>"),
     ('head-with-bytes',
      "request method is HEAD, but response body is not None: <class 'bytes'>"),
     ('list', "response: need a <class 'tuple'>; got a <class 'list'>"),
@@ -1105,7 +1183,7 @@ def test_bad_app_logged(serve: Callable[..., Live], caplog: Any, case: str,
     app.case = case
     live = serve(app)
     sock = after_good_request(live, OK_RESPONSE, BAD_APPS[case][0])
-    assert_server_closed(sock)
+    assert recv_all(sock) == ANSWER_500
     sock.close()
     record = wait_for_log(caplog, 'Error after handling 1 requests:')
     assert record.levelno == logging.ERROR
