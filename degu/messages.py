@@ -23,8 +23,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from .bodies import Body, BodyIter, ChunkedBody, ChunkedBodyIter
 from .errors import EmptyPreambleError
 from .limits import BUF_LEN, MAX_IO_SIZE
-from .parsing import parse_request, parse_response
-from .rendering import render_request, render_response
+from .caches import parse_request, parse_response, render_request, render_response
 from .sockio import Reader, Writer
 
 Headers = Dict[str, Any]

@@ -1016,6 +1016,11 @@ FAMILIES = ['unix', 'tcp']
 
 # -- FilesApp over a real server ---------------------------------------------
 
+def over_the_wire(uri: str) -> bool:
+    """False for a URI with a '.' component: Degu refuses to send or accept it."""
+    return '.' not in uri.split('?')[0].split('/')
+
+
 @pytest.mark.parametrize('family', FAMILIES)
 def test_files_server(www: str, sockdir: str, family: str) -> None:
     app = FilesApp(www)
@@ -1023,7 +1028,7 @@ def test_files_server(www: str, sockdir: str, family: str) -> None:
         client = Client(server.address)
         conn = client.connect()
         # whole files, HEAD, 404s and ranges share one keep-alive connection
-        for (uri, name) in WHOLE_FILES:
+        for (uri, name) in filter(lambda item: over_the_wire(item[0]), WHOLE_FILES):
             data = FILES[name]
             r = conn.get(uri, {})
             assert (r.status, r.reason) == (200, 'OK')
@@ -1031,7 +1036,7 @@ def test_files_server(www: str, sockdir: str, family: str) -> None:
             assert b''.join(r.body) == data
             r = conn.head(uri, {})
             assert (r.status, r.headers['content-length'], r.body) == (200, len(data), None)
-        for uri in NOT_FOUND:
+        for uri in filter(over_the_wire, NOT_FOUND):
             assert conn.get(uri, {}) == (404, 'Not Found', {}, None)
             assert conn.head(uri, {}) == (404, 'Not Found', {}, None)
         for (start, stop) in [(0, 1), (A_LEN - 1, A_LEN), (0, A_LEN), (3, 7)]:

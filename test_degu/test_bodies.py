@@ -1031,6 +1031,13 @@ def test_chunked_body_misuse_started(name: Any, op: Any) -> None:
     assert body.readchunk() == CHUNKS[1]
 
 
+def check_value_error(message: str, func: Any, *args: Any) -> None:
+    """A ValueError (the parser's are ProtocolError subclasses) with *message*."""
+    with pytest.raises(ValueError) as cm:
+        func(*args)
+    assert str(cm.value) == message
+
+
 # Bad chunked streams: the same error from every kind of source.
 BAD_CHUNKED = [
     (b'', "b'\\r\\n' not found in b''..."),
@@ -1074,7 +1081,7 @@ def short_id(value: Any) -> str:
 def test_chunked_body_bad_stream(make_rfile: Sources, stream: Any, msg: Any) -> None:
     rfile = make_rfile(stream)
     body = ChunkedBody(rfile)
-    check_error(ValueError, msg, body.read)
+    check_value_error(msg, body.read)
     assert body.state == BODY_ERROR
     assert_closed(rfile)
 
@@ -1084,7 +1091,7 @@ def test_chunked_body_bad_stream_iter(make_rfile: Sources, stream: Any, msg: Any
     rfile = make_rfile(stream)
     body = ChunkedBody(rfile)
     it = iter(body)
-    check_error(ValueError, msg, next, it)
+    check_value_error(msg, next, it)
     assert body.state == BODY_ERROR
     assert_closed(rfile)
 
@@ -1095,7 +1102,7 @@ def test_chunked_body_bad_stream_after_good_chunks(make_rfile: Sources) -> None:
     assert body.readchunk() == (None, b'hello')
     it = iter([body.readchunk()])
     assert next(it) == (None, b'world')
-    check_error(ValueError, "bad chunk_size: b'X'", body.readchunk)
+    check_value_error("bad chunk_size: b'X'", body.readchunk)
     assert body.state == BODY_ERROR
     assert_closed(rfile)
 
@@ -1104,7 +1111,7 @@ def test_chunked_body_bad_stream_write_to(make_rfile: Sources) -> None:
     rfile = make_rfile(b'5\r\nhello\r\nzz\r\n')
     body = ChunkedBody(rfile)
     wfile = io.BytesIO()
-    check_error(ValueError, "bad chunk_size: b'zz'", body.write_to, wfile)
+    check_value_error("bad chunk_size: b'zz'", body.write_to, wfile)
     assert wfile.getvalue() == b'5\r\nhello\r\n'
     assert body.state == BODY_ERROR
     assert_closed(rfile)

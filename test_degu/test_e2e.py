@@ -372,7 +372,9 @@ def test_every_method(serve: Callable[..., Live], family: str) -> None:
     ('/foo', ['foo'], None),
     ('/foo/', ['foo', ''], None),
     ('/a.b/c~d/e+f/g:h/i_j?q=%20&r', ['a.b', 'c~d', 'e+f', 'g:h', 'i_j'], 'q=%20&r'),
-    ('/hello..world/.', ['hello..world', '.'], None),
+    ('/hello..world/...', ['hello..world', '...'], None),
+    ('/%7e/a%20b/%C3%A9?q=%2F', ['%7e', 'a%20b', '%C3%A9'], 'q=%2F'),
+    ("/!$&'()*+,;=:@/?/?", ["!$&'()*+,;=:@", ''], '/?'),
 ])
 def test_uri_parsing(serve: Callable[..., Live], uri: str, path: List[str],
                      query: Optional[str]) -> None:

@@ -326,7 +326,6 @@ CASES = [
     case('te_identity', post(b'Transfer-Encoding: identity', body=b'hello')),
     case('te_gzip_chunked', post(b'Transfer-Encoding: gzip, chunked',
                                  body=b'0\r\n\r\n')),
-    case('te_capitalized', post(b'Transfer-Encoding: Chunked', body=b'0\r\n\r\n')),
     case('te_trailing_space', post(b'Transfer-Encoding: chunked ',
                                    body=b'0\r\n\r\n')),
     case('te_space_before_colon', post(b'Transfer-Encoding : chunked',
@@ -384,18 +383,20 @@ CASES = [
     case('non_ascii_name', get(b'X-Caf\xc3\xa9: value')),
     case('non_ascii_value', get(b'X-Name: caf\xc3\xa9')),
     case('empty_name', get(b': value')),
-    case('name_over_32', get(b'X-' + b'n' * 31 + b': value')),
+    case('name_over_64', get(b'X-' + b'n' * 63 + b': value')),
     case('empty_value', get(b'X-Empty: ')),
     case('no_colon', get(b'X-Nothing value')),
     case('duplicate_host', get(b'Host: a.example', b'host: b.example')),
-    case('range_open_ended', get(b'Range: bytes=0-')),
-    case('range_multi', get(b'Range: bytes=0-1,3-4')),
     case('range_with_body', post(b'Range: bytes=0-1', b'Content-Length: 5',
                                  body=b'hello')),
     case('content_range_in_request', get(b'Content-Range: bytes 0-1/2')),
     # -- request targets ------------------------------------------------------
     case('pct_dotdot', line(b'GET /%2e%2e/etc/passwd HTTP/1.1')),
-    case('pct_space', line(b'GET /foo%20bar HTTP/1.1')),
+    case('pct_dot', line(b'GET /a/%2E/b HTTP/1.1')),
+    case('pct_backslash', line(b'GET /a%5C..%5Cb HTTP/1.1')),
+    case('pct_nul', line(b'GET /a%00b HTTP/1.1')),
+    case('pct_one_digit', line(b'GET /a%2 HTTP/1.1')),
+    case('dot', line(b'GET /a/./b HTTP/1.1')),
     case('pct_slash', line(b'GET /a%2Fb HTTP/1.1')),
     case('dotdot', line(b'GET /.. HTTP/1.1')),
     case('dotdot_middle', line(b'GET /foo/../bar HTTP/1.1')),
@@ -493,7 +494,7 @@ def test_malformed_request(echo: Tuple[Live, EchoApp], hostile: Case) -> None:
     if hostile.calls:
         # A failing body closes the socket before its error reaches the app.
         wait_until(lambda: bool(app.errors), 'the app to see the error')
-        assert [type(e) for e in app.errors] == [ValueError]
+        assert len(app.errors) == 1 and isinstance(app.errors[0], ValueError)
     live.check_alive()
 
 
@@ -808,16 +809,16 @@ BAD_RESPONSES = [
      "bad response line: b'HTTP/1.0 200 OK'"),
     ('lowercase_version', b'http/1.1 200 OK\r\n\r\n', ValueError,
      "bad response line: b'http/1.1 200 OK'"),
-    ('status_only', b'HTTP/1.1 200\r\n\r\n', ValueError,
-     "response line too short: b'HTTP/1.1 200'"),
+    ('status_short', b'HTTP/1.1 20\r\n\r\n', ValueError,
+     "response line too short: b'HTTP/1.1 20'"),
     ('double_space', b'HTTP/1.1  200 OK\r\n\r\n', ValueError,
      "bad response line: b'HTTP/1.1  200 OK'"),
     ('status_99', b'HTTP/1.1 099 Low\r\n\r\n', ValueError, "bad status: b'099'"),
     ('status_600', b'HTTP/1.1 600 High\r\n\r\n', ValueError, "bad status: b'600'"),
     ('status_letters', b'HTTP/1.1 2OO OK\r\n\r\n', ValueError,
      "bad status: b'2OO'"),
-    ('reason_dots', b'HTTP/1.1 200 O.K.\r\n\r\n', ValueError,
-     "bad reason: b'O.K.'"),
+    ('reason_tab', b'HTTP/1.1 200 O\tK\r\n\r\n', ValueError,
+     "bad reason: b'O\\tK'"),
     ('reason_non_ascii', b'HTTP/1.1 200 \xc3\x96K\r\n\r\n', ValueError,
      "bad reason: b'\\xc3\\x96K'"),
     ('bare_lf', b'HTTP/1.1 200 OK\n\n', ValueError,
