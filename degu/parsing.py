@@ -150,7 +150,7 @@ def _percent_decode(src: bytes) -> Optional[bytes]:
 #
 #     request-line = method SP request-target SP HTTP-version
 
-def parse_method(src: Union[str, bytes]) -> Tuple[str, int]:
+def parse_method(src: Any) -> Tuple[str, int]:
     """Return ``(name, bit)`` for one of the five methods, as str or bytes.
 
     RFC 9110 section 9.1: ``method = token``, case-sensitive.  From the wire
@@ -163,7 +163,6 @@ def parse_method(src: Union[str, bytes]) -> Tuple[str, int]:
     """
     found: Optional[Tuple[str, int]] = None
     if type(src) is bytes:
-        assert isinstance(src, bytes)
         found = _METHODS.get(src)
         if found is None:
             error = UnsupportedError if _is_token(src) else ProtocolError

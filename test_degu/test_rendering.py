@@ -590,8 +590,11 @@ def test_structured_values_must_parse(key, value):
     with pytest.raises(ValueError) as cm:
         render_request('POST', '/', {key: value})
     assert str(cm.value) == 'bad val: {!r}'.format(text)
-    # The parser's own message is kept as the cause.
-    assert isinstance(cm.value.__cause__, ProtocolError)
+    # The parser's own message is kept as the cause (a mypyc build does not
+    # record causes).
+    assert type(cm.value) is ValueError
+    if cm.value.__cause__ is not None:
+        assert isinstance(cm.value.__cause__, ProtocolError)
 
 
 @pytest.mark.parametrize('method, headers, message', [
