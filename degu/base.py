@@ -3,12 +3,14 @@
 Everything here is defined in a smaller module and re-exported, so that
 applications have one stable import path:
 
-* ``degu.limits``    -- the size limits and constants (``BUF_LEN``, ...)
+* ``degu.limits``    -- the size limits and constants (``BUF_LEN``, ...);
+  ``SCRATCH_LEN`` is the first release's name of ``MAX_HEADER_NAME_LEN``
 * ``degu.errors``    -- ``EmptyPreambleError``, ``TYPE_ERROR``, ``TYPE_ERROR2``
 * ``degu.tables``    -- the byte tables (``NAME``, ``VAL``, ``URI``, ...)
 * ``degu.ranges``    -- ``Range`` and ``ContentRange``
-* ``degu.parsing``   -- pure parse functions (bytes in, values out)
+* ``degu.parsing``   -- the grammar: pure parse functions (bytes in, values out)
 * ``degu.rendering`` -- pure rendering functions (values in, bytes out)
+* ``degu.caches``    -- the remembered fast path of both (internal)
 * ``degu.bodies``    -- the four body classes and ``api``
 * ``degu.sockio``    -- the connection reader and writer (internal)
 * ``degu.messages``  -- whole messages and ``Response``
@@ -47,9 +49,12 @@ from .limits import (
     IO_SIZE,
     MAX_CL_LEN,
     MAX_HEADER_COUNT,
+    MAX_HEADER_NAME_LEN,
     MAX_IO_SIZE,
     MAX_LENGTH,
     MAX_LINE_LEN,
+    MAX_URI_LEN,
+    METHODS,
     POST_BIT,
     PUT_BIT,
     PUT_POST_MASK,
@@ -88,6 +93,7 @@ from .tables import (
     PATH,
     QUERY,
     REASON,
+    TOKEN,
     URI,
     VAL,
 )
@@ -125,12 +131,14 @@ __all__ = (
     'Body', 'ChunkedBody', 'BodyIter', 'ChunkedBodyIter',
     'Range', 'ContentRange', 'Response', 'ResponseType', 'EmptyPreambleError',
     'TYPE_ERROR', 'TYPE_ERROR2',
-    'BUF_LEN', 'SCRATCH_LEN', 'MAX_LINE_LEN', 'MAX_CL_LEN', 'MAX_LENGTH',
-    'MAX_HEADER_COUNT', 'IO_SIZE', 'MAX_IO_SIZE',
+    'BUF_LEN', 'MAX_HEADER_NAME_LEN', 'SCRATCH_LEN', 'MAX_URI_LEN',
+    'MAX_LINE_LEN', 'MAX_CL_LEN', 'MAX_LENGTH',
+    'MAX_HEADER_COUNT', 'IO_SIZE', 'MAX_IO_SIZE', 'METHODS',
     'BODY_READY', 'BODY_STARTED', 'BODY_CONSUMED', 'BODY_ERROR',
     'GET_BIT', 'PUT_BIT', 'POST_BIT', 'HEAD_BIT', 'DELETE_BIT', 'PUT_POST_MASK',
     'ROUTER_MAX_DEPTH',
-    'NAME', 'KEY', 'VAL', 'URI', 'PATH', 'QUERY', 'REASON', 'EXTKEY', 'EXTVAL',
+    'NAME', 'KEY', 'TOKEN', 'VAL', 'URI', 'PATH', 'QUERY', 'REASON', 'EXTKEY',
+    'EXTVAL',
     'DECIMAL', 'HEXADECIMAL',
     'parse_header_name', 'parse_content_length', 'parse_range',
     'parse_content_range', 'parse_headers', 'parse_method', 'parse_uri',

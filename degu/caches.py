@@ -1,21 +1,70 @@
-"""Bounded memory of what already passed the full checks.
+"""The remembered fast path: the parser and the renderer, memoised from outside.
 
-Request lines, status lines, header lines and whole preambles repeat from
-message to message, so the parser and the renderer remember the results of
-their checks.  A cache only ever holds results the full checks produced, so
-it can never accept what they would refuse.  Each cache is emptied when it
-reaches ``CACHE_MAX`` entries: a peer sending endless new lines costs at most
-that much memory, and gains nothing but the full checks.
+Messages repeat.  A keep-alive client sends the same request preamble again
+and again; the lines of a preamble (``Host: ...``, ``HTTP/1.1 200 OK``,
+``content-length: 12``) recur across messages even when the preambles
+differ.  The grammar (``degu.parsing``) and the renderer
+(``degu.rendering``) check everything, every time; this module remembers
+what those checks produced, so the next message with the same parts skips
+them.  ``degu.messages`` reads and writes messages through the four
+functions here, which return exactly what their namesakes in
+``degu.parsing`` and ``degu.rendering`` return, or raise exactly what they
+raise (the fuzz tests compare the two on every input).
+
+Three rules keep that promise:
+
+* **Only what the full checks produced is remembered.**  An entry is stored
+  only after the strict function returned it, under a key that determines
+  the input completely (the exact bytes of a line; for rendering, exact
+  ``str``/``int`` types, so ``1``, ``1.0`` and ``True`` never share an
+  entry).  So a cache can never accept what the checks would refuse.
+* **Anything irregular goes to the strict function.**  The fast path only
+  knows how to succeed: when a step of it fails (a bad line, a repeated
+  header name, a bad value) it hands the whole message to the strict
+  function, which raises the exact error the grammar gives.
+* **Bounded, and fresh copies out.**  Each cache is emptied when it reaches
+  ``CACHE_MAX`` entries, so a peer sending endless new lines costs at most
+  that much memory and gains nothing but the full checks.  Whole preambles
+  are remembered only up to ``PREAMBLE_CACHE_LEN`` bytes.  Callers always
+  get new ``dict``\\ s and ``list``\\ s (the headers, the path), never the
+  remembered ones; the other parts are immutable.
 """
 
-from typing import Dict, TypeVar
+from typing import Any, Dict, List, Optional, Tuple, TypeVar
+
+from .limits import (
+    BUF_LEN,
+    CACHE_MAX,
+    MAX_HEADER_COUNT,
+    METHOD_BITS,
+    PREAMBLE_CACHE_LEN,
+    PUT_POST_MASK,
+)
+from .parsing import (
+    check_header_combinations,
+    check_request_framing,
+    finish_headers,
+    parse_header_line,
+    parse_header_lines,
+    parse_request_line,
+    parse_response_line,
+)
+from .parsing import parse_request as strict_parse_request
+from .parsing import parse_response as strict_parse_response
+from .rendering import (
+    check_key,
+    header_line,
+    request_line,
+    status_line,
+)
+from .rendering import render_request as strict_render_request
+from .rendering import render_response as strict_render_response
 
 K = TypeVar('K')
 V = TypeVar('V')
 
-# Entries per cache.  Real traffic uses a handful of distinct lines per
-# endpoint; 512 covers many endpoints while keeping each cache small.
-CACHE_MAX = 512
+Headers = Dict[str, Any]
+CRLF = b'\r\n'
 
 
 def remember(cache: Dict[K, V], key: K, value: V) -> V:
@@ -24,3 +73,183 @@ def remember(cache: Dict[K, V], key: K, value: V) -> V:
         cache.clear()
     cache[key] = value
     return value
+
+
+# ---------------------------------------------------------------------------
+# Parsing
+#
+# Whole preambles -> the parsed message (headers and path kept as a dict and
+# a tuple, copied out on every hit); request lines -> (method, uri, path,
+# query, method bit); status lines -> (status, reason); header lines ->
+# (name, value).
+
+_requests: Dict[bytes, Tuple[str, str, Headers, Tuple[str, ...], Optional[str]]] = {}
+_responses: Dict[bytes, Tuple[int, str, Headers]] = {}
+_request_lines: Dict[bytes, Tuple[str, str, Tuple[str, ...], Optional[str], int]] = {}
+_status_lines: Dict[bytes, Tuple[int, str]] = {}
+_header_lines: Dict[bytes, Tuple[str, Any]] = {}
+
+
+def _headers(lines: List[bytes], isresponse: bool) -> Headers:
+    """``parsing.parse_header_lines()``, from remembered lines where it can."""
+    headers: Headers = {}
+    cache = _header_lines
+    for line in lines:
+        item = cache.get(line)
+        if item is None:
+            item = remember(cache, line, parse_header_line(line))
+        headers[item[0]] = item[1]
+    if len(headers) != len(lines):
+        # A name repeated: the grammar says which line.
+        return parse_header_lines(lines, isresponse)
+    finish_headers(headers, isresponse)
+    return headers
+
+
+def _request_line(line: bytes) -> Tuple[str, str, Tuple[str, ...], Optional[str], int]:
+    found = _request_lines.get(line)
+    if found is None:
+        (method, uri, _mount, path, query) = parse_request_line(line)
+        found = remember(_request_lines, line,
+                         (method, uri, tuple(path), query, METHOD_BITS[method]))
+    return found
+
+
+def parse_request(
+    preamble: bytes,
+) -> Tuple[str, str, Headers, List[str], Optional[str]]:
+    """``degu.parsing.parse_request()``, remembered."""
+    if len(preamble) <= PREAMBLE_CACHE_LEN:
+        known = _requests.get(preamble)
+        if known is not None:
+            (method, uri, headers, path, query) = known
+            return (method, uri, dict(headers), list(path), query)
+    try:
+        lines = preamble.split(CRLF)
+        (method, uri, path, query, bit) = _request_line(lines[0])
+        if len(lines) > 1:
+            del lines[0]
+            headers = _headers(lines, False)
+            if not (bit & PUT_POST_MASK):
+                check_request_framing(method, headers)
+        else:
+            headers = {}
+    except ValueError:
+        return strict_parse_request(preamble)
+    if len(preamble) <= PREAMBLE_CACHE_LEN:
+        remember(_requests, preamble, (method, uri, dict(headers), path, query))
+    return (method, uri, headers, list(path), query)
+
+
+def parse_response(preamble: bytes) -> Tuple[int, str, Headers]:
+    """``degu.parsing.parse_response()``, remembered."""
+    if len(preamble) <= PREAMBLE_CACHE_LEN:
+        known = _responses.get(preamble)
+        if known is not None:
+            (status, reason, headers) = known
+            return (status, reason, dict(headers))
+    try:
+        lines = preamble.split(CRLF)
+        line = lines[0]
+        first = _status_lines.get(line)
+        if first is None:
+            first = remember(_status_lines, line, parse_response_line(line))
+        (status, reason) = first
+        if len(lines) > 1:
+            del lines[0]
+            headers = _headers(lines, True)
+        else:
+            headers = {}
+    except ValueError:
+        return strict_parse_response(preamble)
+    if len(preamble) <= PREAMBLE_CACHE_LEN:
+        remember(_responses, preamble, (status, reason, dict(headers)))
+    return (status, reason, headers)
+
+
+# ---------------------------------------------------------------------------
+# Rendering
+#
+# First lines, remembered with the names of the headers that follow them:
+# (method, uri, names) -> request line, (status, reason, names) -> status
+# line, stored once the line, every name, and the header-set rules passed
+# (those rules depend on nothing but the names present and the method).
+# Header lines: (name, value type, value) -> '\r\nname: value', for str and
+# int values only.
+
+_request_lines_for: Dict[Tuple[str, str, Tuple[Any, ...]], str] = {}
+_status_lines_for: Dict[Tuple[int, str, Tuple[Any, ...]], str] = {}
+_rendered_lines: Dict[Tuple[str, type, Any], str] = {}
+
+
+def _check_names(headers: Headers, method: str) -> None:
+    """Each check of ``degu.rendering`` that depends only on the names (and
+    the method of a request; ``''`` for a response).
+    """
+    if len(headers) > MAX_HEADER_COUNT:
+        raise ValueError(len(headers))
+    for name in headers:
+        check_key(name)
+    check_header_combinations(headers, not method)
+    if method:
+        check_request_framing(method, headers)
+
+
+def _join(first_line: str, headers: Headers) -> bytes:
+    """The preamble of *first_line* and *headers*, from remembered lines.
+
+    Like every step of the fast path, it raises ``TypeError`` or
+    ``ValueError`` (with no useful message) when anything is wrong: the
+    caller then asks the strict renderer.
+    """
+    out = first_line
+    lines = _rendered_lines
+    for name in (sorted(headers) if len(headers) > 1 else headers):
+        if type(name) is not str:  # equal to a good name, but not a str
+            raise TypeError(name)
+        value = headers[name]
+        kind = type(value)
+        if kind is str or kind is int:
+            cache_key = (name, kind, value)
+            line = lines.get(cache_key)
+            if line is None:
+                line = remember(lines, cache_key, header_line(name, value))
+        else:
+            line = header_line(name, value)
+        out += line
+    out += '\r\n\r\n'
+    if len(out) > BUF_LEN:
+        raise ValueError(len(out))
+    return out.encode('ascii')
+
+
+def render_request(method: Any, uri: Any, headers: Any) -> bytes:
+    """``degu.rendering.render_request()``, remembered."""
+    if type(method) is str and type(uri) is str and type(headers) is dict:
+        try:
+            key = (method, uri, tuple(headers))
+            line = _request_lines_for.get(key)
+            if line is None:
+                line = request_line(method, uri)
+                _check_names(headers, method)
+                remember(_request_lines_for, key, line)
+            return _join(line, headers)
+        except (TypeError, ValueError):
+            pass
+    return strict_render_request(method, uri, headers)
+
+
+def render_response(status: Any, reason: Any, headers: Any) -> bytes:
+    """``degu.rendering.render_response()``, remembered."""
+    if type(status) is int and type(reason) is str and type(headers) is dict:
+        try:
+            key = (status, reason, tuple(headers))
+            line = _status_lines_for.get(key)
+            if line is None:
+                line = status_line(status, reason)
+                _check_names(headers, '')
+                remember(_status_lines_for, key, line)
+            return _join(line, headers)
+        except (TypeError, ValueError):
+            pass
+    return strict_render_response(status, reason, headers)

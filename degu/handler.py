@@ -47,6 +47,7 @@ connection only.
 
 import logging
 import socket
+import threading
 from typing import Any, Optional, Tuple
 
 from .addresses import credentials, nodelay
@@ -93,13 +94,39 @@ def _cut(text: str) -> str:
 # ---------------------------------------------------------------------------
 # One connection
 
-def serve_connection(server: Any, stream: Stream, address: Any) -> None:
-    """Serve *stream* until it ends, then close it and log how it went.
+class LiveConnection:
+    """A connection being served, as the server's shutdown sees it.
+
+    ``idle`` is true while the connection waits for a request (or lingers
+    on its way out): a shutdown may end it at once.  Otherwise a request is
+    in flight, and a shutdown lets it finish: its response then says
+    ``connection: close`` (``stopping`` is the server's flag).
+    """
+
+    __slots__ = ('stream', 'stopping', 'idle', 'thread')
+
+    def __init__(self, stream: Stream, stopping: threading.Event) -> None:
+        self.stream = stream
+        self.stopping = stopping
+        self.idle = False
+        self.thread: Optional[threading.Thread] = None
+
+    def stop_if_idle(self) -> None:
+        if self.idle:
+            self.stream.interrupt(socket.SHUT_RD)
+
+    def abort(self) -> None:
+        self.stream.interrupt(socket.SHUT_RDWR)
+
+
+def serve_connection(server: Any, live: LiveConnection, address: Any) -> None:
+    """Serve a connection until it ends, then close it and log how it went.
 
     *server* gives the app and the options (``app``, ``_on_connect``,
     ``_wrap``, ``timeout``, ``max_requests``); *address* is the peer's, as
     ``accept()`` returned it.
     """
+    stream = live.stream
     session: Optional[Session] = None
     linger = False
     try:
@@ -111,7 +138,7 @@ def serve_connection(server: Any, stream: Stream, address: Any) -> None:
             log.warning('- %s Rejected by app.on_connect()', session)
             linger = True
             return
-        linger = serve_requests(server.app, stream, session)
+        linger = serve_requests(server.app, live, session)
         log.info('- %s Handled %d requests: %s',
                  session, session.requests, session.message)
     except OSError as e:
@@ -124,6 +151,7 @@ def serve_connection(server: Any, stream: Stream, address: Any) -> None:
         log.exception('- %s Error after handling %d requests:',
                       _who(session, address), _requests(session))
     finally:
+        live.idle = True  # lingering: a shutdown may cut it short
         stream.close(linger)
 
 
@@ -149,18 +177,26 @@ def _requests(session: Optional[Session]) -> int:
 # ---------------------------------------------------------------------------
 # The request loop
 
-def serve_requests(app: Any, stream: Stream, session: Session) -> bool:
+def serve_requests(app: Any, live: LiveConnection, session: Session) -> bool:
     """Answer requests until the connection ends; True if the server ends it.
 
     (When the server ends it, the caller lingers before closing.)
     """
-    while True:
-        ending = exchange(app, stream, session)
+    stream = live.stream
+    stopping = live.stopping
+    while not stopping.is_set():
+        live.idle = True
+        if stopping.is_set():  # (a shutdown that came in between)
+            break
+        ending = exchange(app, live, stream, session)
         if ending is not None:
             return ending
+    session.close('the server is shutting down')
+    return False
 
 
-def exchange(app: Any, stream: Stream, session: Session) -> Optional[bool]:
+def exchange(app: Any, live: LiveConnection, stream: Stream,
+             session: Session) -> Optional[bool]:
     """Read one request and answer it.
 
     Returns ``None`` to go on with the next request, ``False`` when the
@@ -174,8 +210,12 @@ def exchange(app: Any, stream: Stream, session: Session) -> Optional[bool]:
     sent = -1
     try:
         incoming = read_request(stream)
+        live.idle = False
         if incoming is None:
-            session.close('client closed the connection')
+            if live.stopping.is_set():
+                session.close('the server is shutting down')
+            else:
+                session.close('client closed the connection')
             return False
         (method, uri, headers, body, path, query) = incoming
         if 'expect' in headers:
@@ -185,7 +225,7 @@ def exchange(app: Any, stream: Stream, session: Session) -> Optional[bool]:
         response = app(session, request, api)
         phase = ANSWERING
         (status, reason, rheaders, rbody) = check_response(request, response)
-        why = closing(stream, session, request, status, reason, rheaders)
+        why = closing(live, session, request, status, reason, rheaders)
         frame_response(method, status, rheaders, rbody)
         if why is not None:
             session.close(why)  # before the response that says so goes out
@@ -234,8 +274,8 @@ def check_response(request: Request, response: Any) -> Tuple[int, str, Any, Any]
     return (status, reason, headers, body)
 
 
-def closing(stream: Stream, session: Session, request: Request, status: int,
-            reason: str, headers: Any) -> Optional[str]:
+def closing(live: LiveConnection, session: Session, request: Request,
+            status: int, reason: str, headers: Any) -> Optional[str]:
     """Why the connection closes after this response (``None``: it stays open).
 
     When it closes, the response says so: ``connection: close`` is added to
@@ -245,7 +285,7 @@ def closing(stream: Stream, session: Session, request: Request, status: int,
     why: Optional[str] = None
     body = request._body
     if body is not None and body.state != BODY_CONSUMED:
-        if stream.owes:
+        if live.stream.owes:
             why = 'request body not sent after expect: 100-continue'
         else:
             why = 'request body not read'
@@ -257,6 +297,8 @@ def closing(stream: Stream, session: Session, request: Request, status: int,
         why = '{} {}'.format(status, reason)
     elif session._requests + 1 >= session._max_requests:
         why = 'max_requests'
+    elif live.stopping.is_set():
+        why = 'the server is shutting down'
     if type(headers) is dict and 'connection' in headers:
         if headers['connection'] != 'close':
             raise ValueError(

@@ -21,10 +21,9 @@ from collections import namedtuple
 from typing import Any, Dict, List, Optional, Tuple
 
 from .bodies import Body, BodyIter, ChunkedBody, ChunkedBodyIter
+from .caches import parse_request, parse_response, render_request, render_response
 from .errors import EmptyPreambleError, ProtocolError
 from .limits import BUF_LEN, MAX_INTERIM_RESPONSES, MAX_IO_SIZE, METHOD_BITS, PUT_POST_MASK
-from .parsing import parse_request, parse_response
-from .rendering import render_request, render_response
 from .sockio import Stream
 
 Headers = Dict[str, Any]

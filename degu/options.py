@@ -15,9 +15,10 @@ from .limits import (
     DEFAULT_MAX_REQUESTS,
     DEFAULT_TIMEOUT,
     MAX_SESSION_REQUESTS,
+    SHUTDOWN_TIMEOUT,
 )
 
-SERVER_OPTIONS = ('max_connections', 'max_requests', 'timeout')
+SERVER_OPTIONS = ('max_connections', 'max_requests', 'timeout', 'shutdown_timeout')
 CLIENT_OPTIONS = ('host', 'authorization', 'timeout', 'on_connect')
 
 
@@ -31,14 +32,14 @@ def check_names(cls_name: str, options: Dict[str, Any],
         ))
 
 
-def _check_timeout(timeout: Any, optional: bool) -> Any:
+def _check_timeout(timeout: Any, optional: bool, name: str = 'timeout') -> Any:
     if timeout is None and optional:
         return None
     if type(timeout) is not int and type(timeout) is not float:
         wanted: Any = (int, float, type(None)) if optional else (int, float)
-        raise TypeError(TYPE_ERROR.format('timeout', wanted, type(timeout), timeout))
+        raise TypeError(TYPE_ERROR.format(name, wanted, type(timeout), timeout))
     if not (timeout > 0):
-        raise ValueError('timeout must be > 0; got {!r}'.format(timeout))
+        raise ValueError('{} must be > 0; got {!r}'.format(name, timeout))
     return timeout
 
 
@@ -68,6 +69,9 @@ def server_options(cls_name: str, options: Dict[str, Any],
         'max_connections': max_connections,
         'max_requests': max_requests,
         'timeout': _check_timeout(options.get('timeout', DEFAULT_TIMEOUT), False),
+        'shutdown_timeout': _check_timeout(
+            options.get('shutdown_timeout', SHUTDOWN_TIMEOUT), False, 'shutdown_timeout'
+        ),
     }
 
 

@@ -4,12 +4,18 @@
 mypyc-compiled build runs those checks and their messages too.)
 
 Both classes use Python slice semantics: ``Range(16, 21)`` means bytes 16
-through 20 inclusive, which HTTP spells ``bytes=16-20``.  Converting between
-the two conventions happens only here and in the parser, so apps never
-juggle inclusive end offsets.
+through 20 inclusive, which HTTP spells ``bytes=16-20``; ``Range(500, None)``
+(``bytes=500-``) and ``Range(-500, None)`` (``bytes=-500``) read like the
+slices ``[500:]`` and ``[-500:]``.  Converting between the two conventions
+happens only here and in the parser, so apps never juggle inclusive end
+offsets.
+
+A ``content-range`` of ``bytes */N`` (what a server sends with a ``416``:
+no range, only the total) is not a ``ContentRange``: the parser keeps it as
+the ``str`` ``'bytes */N'``.
 """
 
-from typing import Any
+from typing import Any, Optional, Tuple
 
 from .errors import TYPE_ERROR
 from .limits import MAX_LENGTH
@@ -26,18 +32,52 @@ def _check_offset(name: str, value: Any) -> int:
 
 
 class Range:
-    """A single ``bytes=START-END`` request range, as ``Range(start, stop)``.
+    """A single ``range`` of bytes to request, as ``Range(start, stop)``.
+
+    Three forms, all with Python slice semantics:
+
+    =====================  ================  ==================================
+    value                  HTTP spelling     selects
+    =====================  ================  ==================================
+    ``Range(16, 21)``      ``bytes=16-20``   bytes 16 up to (not including) 21
+    ``Range(500, None)``   ``bytes=500-``    from byte 500 to the end
+    ``Range(-500, None)``  ``bytes=-500``    the last 500 bytes
+    =====================  ================  ==================================
+
+    A negative *start* is only allowed with ``stop=None``.  ``str()`` gives
+    the header value, ``==`` compares with another ``Range`` or with that
+    ``str``.  ``content_length(total)`` and ``content_range(total)`` resolve
+    the range against a representation of *total* bytes: the part past the
+    end is cut off, a suffix longer than the total means the whole
+    representation, and a range starting at or past the end (or any range
+    of an empty representation) is out of bounds (``ValueError``).
 
     >>> r = Range(16, 21)
     >>> str(r)
     'bytes=16-20'
     >>> r.content_length(18), r.content_range(18)
     (2, ContentRange(16, 18, 18))
+    >>> Range(-500, None).content_range(800)
+    ContentRange(300, 800, 800)
+    >>> Range(500, None).content_range(800)
+    ContentRange(500, 800, 800)
     """
 
     __slots__ = ('_start', '_stop')
 
     def __init__(self, start: Any, stop: Any) -> None:
+        if stop is None:
+            if type(start) is not int:
+                raise TypeError(TYPE_ERROR.format('start', int, type(start), start))
+            if not (-MAX_LENGTH <= start <= MAX_LENGTH):
+                raise ValueError(
+                    'need -{0} <= start <= {0} when stop is None; got {1}'.format(
+                        MAX_LENGTH, start
+                    )
+                )
+            self._start: int = start
+            self._stop: Optional[int] = None
+            return
         self._start = _check_offset('start', start)
         self._stop = _check_offset('stop', stop)
         if start >= stop:
@@ -47,17 +87,24 @@ class Range:
 
     @property
     def start(self) -> int:
+        """The first byte, or (when negative) minus the suffix length."""
         return self._start
 
     @property
-    def stop(self) -> int:
+    def stop(self) -> Optional[int]:
+        """One past the last byte, or ``None`` for "to the end"."""
         return self._stop
 
     def __repr__(self) -> str:
         return 'Range({}, {})'.format(self._start, self._stop)
 
     def __str__(self) -> str:
-        return 'bytes={}-{}'.format(self._start, self._stop - 1)
+        stop = self._stop
+        if stop is not None:
+            return 'bytes={}-{}'.format(self._start, stop - 1)
+        if self._start < 0:
+            return 'bytes={}'.format(self._start)
+        return 'bytes={}-'.format(self._start)
 
     def _cmp(self, other: object) -> bool:
         if type(other) is Range:
@@ -78,23 +125,30 @@ class Range:
         # be dict keys: refuse hashing like a list does.
         raise TypeError("unhashable type: 'Range'")
 
-    def _check_total(self, total: Any) -> int:
+    def _resolve(self, total: Any) -> Tuple[int, int, int]:
+        """``(start, stop, total)`` of the bytes selected from *total* bytes."""
         checked = _check_offset('total', total)
-        if self._start >= checked:
+        start = self._start
+        stop = self._stop
+        if start < 0:
+            start = max(checked + start, 0)
+        if stop is None or stop > checked:
+            stop = checked
+        if start >= stop:
             raise ValueError(
                 '{!r} out of bounds (total={!r})'.format(self, total)
             )
-        return checked
+        return (start, stop, checked)
 
     def content_length(self, total: Any) -> int:
         """Number of bytes this range selects from an entity of *total* bytes."""
-        checked = self._check_total(total)
-        return min(self._stop, checked) - self._start
+        (start, stop, _total) = self._resolve(total)
+        return stop - start
 
     def content_range(self, total: Any) -> 'ContentRange':
         """The ``content-range`` describing this range of a *total*-byte entity."""
-        checked = self._check_total(total)
-        return ContentRange(self._start, min(self._stop, checked), checked)
+        (start, stop, checked) = self._resolve(total)
+        return ContentRange(start, stop, checked)
 
 
 class ContentRange:

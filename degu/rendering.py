@@ -4,34 +4,46 @@ The contract every function here follows:
 
 * It takes values from an application (``str``, ``int``, ``dict``, tuples)
   and returns the exact ``bytes`` to put on the wire, or raises ``TypeError``
-  (wrong type) or ``ValueError`` (bad value) naming what was wrong.  Nothing
-  is written anywhere; ``degu.sockio`` does the sending.
+  (wrong type) or ``ValueError`` (bad value) naming what was wrong.  These
+  are the app's (or the caller's) mistakes, so never a ``ProtocolError``.
+  Nothing is written anywhere; ``degu.sockio`` does the sending.
+* **The renderer is the parser**: every field is checked with exactly the
+  rules ``degu.parsing`` applies to input (the same byte tables, the same
+  functions), so Degu never sends what Degu would refuse.  A request target
+  must pass ``parse_uri``; a header line must pass ``parse_header_line``
+  (so values are ``VCHAR``/``SP`` without edge spaces, and the four
+  structured headers hold what their parsers accept); the header set must
+  pass the parser's combination rules.  Only two rules are stricter on
+  output: names must already be lower case, and a reason may not be empty.
 * Headers go out sorted by name, one per line, after the request or status
   line, so the same message always renders to the same bytes.
+* Nothing is remembered between calls: the remembered fast path that
+  ``degu.messages`` uses wraps these functions (``degu.caches``).
 * Arguments checked with exact type tests are annotated ``Any``, so that a
   mypyc-compiled build runs those checks (and their messages) too.
-* Output is checked just enough to keep the framing of the stream intact:
-  names must be lowercase tokens, and no value, reason or URI may be empty,
-  hold a non-ASCII character, or hold a CR or LF (which would let a value
-  inject headers or a whole response).
 """
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
-from .caches import remember
-from .errors import TYPE_ERROR, TYPE_ERROR2
-from .limits import BUF_LEN, MAX_HEADER_COUNT, MAX_IO_SIZE, SCRATCH_LEN
-from .tables import EXTKEY_BYTES, EXTVAL_BYTES, KEY_BYTES
+from .errors import TYPE_ERROR, TYPE_ERROR2, ProtocolError
+from .limits import (
+    BUF_LEN,
+    MAX_HEADER_COUNT,
+    MAX_HEADER_NAME_LEN,
+    MAX_IO_SIZE,
+    MAX_URI_LEN,
+    METHOD_BITS,
+)
+from .parsing import (
+    check_header_combinations,
+    check_request_framing,
+    parse_header_line,
+    parse_uri,
+)
+from .tables import EXTKEY_BYTES, EXTVAL_BYTES, KEY_BYTES, REASON_BYTES
 
 Headers = Dict[str, Any]
 Extension = Optional[Tuple[str, str]]
-
-_METHODS = frozenset(['GET', 'PUT', 'POST', 'HEAD', 'DELETE'])
-
-
-def _is_line_safe(text: str) -> bool:
-    """True if *text* is non-empty ASCII without CR or LF."""
-    return bool(text) and text.isascii() and '\r' not in text and '\n' not in text
 
 
 def _is_in_table(text: str, table: bytes) -> bool:
@@ -39,75 +51,114 @@ def _is_in_table(text: str, table: bytes) -> bool:
     return bool(text) and text.isascii() and not text.encode('ascii').translate(None, table)
 
 
-def _check_key(key: Any) -> None:
+# ---------------------------------------------------------------------------
+# The first line
+
+def request_line(method: Any, uri: Any) -> str:
+    """``'GET /uri HTTP/1.1'``, after checking the method and the target."""
+    if type(method) is not str:
+        raise TypeError(TYPE_ERROR.format('method', str, type(method), method))
+    if method not in METHOD_BITS:
+        raise ValueError('bad method: {!r}'.format(method))
+    if type(uri) is not str:
+        raise TypeError(TYPE_ERROR.format('uri', str, type(uri), uri))
+    if len(uri) > MAX_URI_LEN:
+        raise ValueError('need len(uri) <= {}; got {}'.format(MAX_URI_LEN, len(uri)))
+    if not uri.isascii():
+        raise ValueError('bad uri: {!r}'.format(uri))
+    try:
+        parse_uri(uri.encode('ascii'))
+    except ProtocolError as e:
+        raise ValueError('bad uri: {!r}'.format(uri)) from e
+    return method + ' ' + uri + ' HTTP/1.1'
+
+
+def status_line(status: Any, reason: Any) -> str:
+    """``'HTTP/1.1 200 OK'``, after checking the status and the reason."""
+    if type(status) is not int:
+        raise TypeError(TYPE_ERROR.format('status', int, type(status), status))
+    if not (100 <= status <= 599):
+        raise ValueError('need 100 <= status <= 599; got {}'.format(status))
+    if type(reason) is not str:
+        raise TypeError(TYPE_ERROR.format('reason', str, type(reason), reason))
+    if not _is_in_table(reason, REASON_BYTES):
+        raise ValueError('bad reason: {!r}'.format(reason))
+    return 'HTTP/1.1 ' + str(status) + ' ' + reason
+
+
+# ---------------------------------------------------------------------------
+# Header lines and the header set
+
+def check_key(key: Any) -> None:
+    """An outgoing header name: a lowercase ``NAME`` of at most 64 bytes."""
     if type(key) is not str:
         raise TypeError(TYPE_ERROR.format('key', str, type(key), key))
-    if len(key) > SCRATCH_LEN:
+    if len(key) > MAX_HEADER_NAME_LEN:
         raise ValueError('key is too long: {!r}'.format(key))
     if not _is_in_table(key, KEY_BYTES):
         raise ValueError('bad key: {!r}'.format(key))
 
 
-# What has already passed the checks is remembered (degu.caches), so the
-# next message with the same header key, header line, URI or status line
-# skips them.  Header lines are remembered only for str and int values, keyed
-# by the value's type too, so that 1, 1.0 and True never share a rendering.
-_good_keys: Dict[str, bool] = {}
-_header_lines: Dict[Tuple[str, type, Any], str] = {}
-_request_lines: Dict[str, str] = {}
-_status_lines: Dict[Tuple[int, str], str] = {}
+def header_line(key: str, value: Any) -> str:
+    """``'\\r\\nkey: value'`` for a checked *key*, after checking *value*.
+
+    The value is rendered with ``str()`` (``int``, ``Range`` and
+    ``ContentRange`` say what they are), then must pass the parser.
+    """
+    text = value if type(value) is str else str(value)
+    if not text.isascii():
+        raise ValueError('bad val: {!r}'.format(text))
+    try:
+        parse_header_line((key + ': ' + text).encode('ascii'))
+    except ProtocolError as e:
+        raise ValueError('bad val: {!r}'.format(text)) from e
+    return '\r\n' + key + ': ' + text
 
 
-def _remember_key(key: Any) -> None:
-    _check_key(key)
-    remember(_good_keys, key, True)
+def check_request_headers(method: str, headers: Headers) -> None:
+    """The parser's rules about a request's header set, as a ``ValueError``."""
+    try:
+        check_header_combinations(headers, False)
+        check_request_framing(method, headers)
+    except ProtocolError as e:
+        raise ValueError(str(e)) from None
 
 
-def _render(first_line: str, headers: Any) -> bytes:
-    """Join the first line and the sorted headers into a whole preamble."""
+def check_response_headers(headers: Headers) -> None:
+    """The parser's rules about a response's header set, as a ``ValueError``."""
+    try:
+        check_header_combinations(headers, True)
+    except ProtocolError as e:
+        raise ValueError(str(e)) from None
+
+
+def check_headers(headers: Any) -> None:
+    """A ``dict`` of at most ``MAX_HEADER_COUNT`` items with good keys."""
     if type(headers) is not dict:
         raise TypeError(TYPE_ERROR.format('headers', dict, type(headers), headers))
     count = len(headers)
-    if count > 1:
-        if count > MAX_HEADER_COUNT:
-            raise ValueError(
-                'need len(headers) <= {}; got {}'.format(MAX_HEADER_COUNT, count)
-            )
-        # All keys are checked before any value is looked at.
-        for key in headers:
-            if type(key) is not str or key not in _good_keys:
-                _remember_key(key)
-        keys: Any = sorted(headers)
-    else:
-        keys = headers
+    if count > MAX_HEADER_COUNT:
+        raise ValueError(
+            'need len(headers) <= {}; got {}'.format(MAX_HEADER_COUNT, count)
+        )
+    # All keys are checked before any value is looked at.
+    for key in headers:
+        check_key(key)
+
+
+def _preamble(first_line: str, headers: Headers) -> bytes:
+    """Join the first line and the sorted header lines into a whole preamble."""
     out = first_line
-    lines = _header_lines
-    for key in keys:
-        if count == 1 and (type(key) is not str or key not in _good_keys):
-            _remember_key(key)
-        value = headers[key]
-        kind = type(value)
-        if kind is str or kind is int:
-            cache_key = (key, kind, value)
-            line = lines.get(cache_key)
-            if line is None:
-                line = remember(lines, cache_key, _render_line(key, value))
-        else:
-            line = _render_line(key, value)
-        out += line
+    for key in sorted(headers):
+        out += header_line(key, headers[key])
     out += '\r\n\r\n'
     if len(out) > BUF_LEN:
         raise ValueError('output size exceeds {}'.format(BUF_LEN))
     return out.encode('ascii')
 
 
-def _render_line(key: str, value: Any) -> str:
-    """``'\\r\\nkey: value'`` for one header, after checking the value."""
-    text = value if type(value) is str else str(value)
-    if not _is_line_safe(text):
-        raise ValueError('bad val: {!r}'.format(text))
-    return '\r\n' + key + ': ' + text
-
+# ---------------------------------------------------------------------------
+# Whole preambles
 
 def render_request(method: Any, uri: Any, headers: Any) -> bytes:
     """Render a request preamble, ending in ``b'\\r\\n\\r\\n'``.
@@ -115,18 +166,11 @@ def render_request(method: Any, uri: Any, headers: Any) -> bytes:
     >>> render_request('GET', '/', {'range': 'bytes=17-19'})
     b'GET / HTTP/1.1\\r\\nrange: bytes=17-19\\r\\n\\r\\n'
     """
-    line = _request_lines.get(uri) if type(uri) is str else None
-    if line is None or type(method) is not str or method not in _METHODS:
-        if type(method) is not str:
-            raise TypeError(TYPE_ERROR.format('method', str, type(method), method))
-        if method not in _METHODS:
-            raise ValueError('bad method: {!r}'.format(method))
-        if type(uri) is not str:
-            raise TypeError(TYPE_ERROR.format('uri', str, type(uri), uri))
-        if not _is_line_safe(uri) or ' ' in uri:
-            raise ValueError('bad uri: {!r}'.format(uri))
-        line = remember(_request_lines, uri, ' ' + uri + ' HTTP/1.1')
-    return _render(method + line, headers)
+    line = request_line(method, uri)
+    check_headers(headers)
+    out = _preamble(line, headers)
+    check_request_headers(method, headers)
+    return out
 
 
 def render_response(status: Any, reason: Any, headers: Any) -> bytes:
@@ -135,20 +179,15 @@ def render_response(status: Any, reason: Any, headers: Any) -> bytes:
     >>> render_response(200, 'OK', {'content-length': 3})
     b'HTTP/1.1 200 OK\\r\\ncontent-length: 3\\r\\n\\r\\n'
     """
-    if type(status) is not int:
-        raise TypeError(TYPE_ERROR.format('status', int, type(status), status))
-    line = _status_lines.get((status, reason)) if type(reason) is str else None
-    if line is None:
-        if not (100 <= status <= 599):
-            raise ValueError('need 100 <= status <= 599; got {}'.format(status))
-        if type(reason) is not str:
-            raise TypeError(TYPE_ERROR.format('reason', str, type(reason), reason))
-        if not _is_line_safe(reason):
-            raise ValueError('bad reason: {!r}'.format(reason))
-        line = remember(_status_lines, (status, reason),
-                        'HTTP/1.1 ' + str(status) + ' ' + reason)
-    return _render(line, headers)
+    line = status_line(status, reason)
+    check_headers(headers)
+    out = _preamble(line, headers)
+    check_response_headers(headers)
+    return out
 
+
+# ---------------------------------------------------------------------------
+# Chunk-size lines
 
 def _check_extension(ext: Any) -> str:
     """Return ``';key=value'`` for an extension tuple, or ``''`` for None."""
@@ -159,7 +198,7 @@ def _check_extension(ext: Any) -> str:
     if len(ext) != 2:
         raise ValueError('chunk[0]: need a 2-tuple; got a {}-tuple'.format(len(ext)))
     (key, value) = ext
-    # Re-checked on output so an app can never break the chunk framing.
+    # The parser's tables, so an app can never break the chunk framing.
     if type(key) is not str or not _is_in_table(key, EXTKEY_BYTES):
         raise ValueError('bad chunk extension key: {!r}'.format(key))
     if type(value) is not str or not _is_in_table(value, EXTVAL_BYTES):

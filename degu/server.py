@@ -23,11 +23,12 @@ import errno
 import logging
 import socket
 import threading
-from typing import Any, Callable, ClassVar, Dict, Optional, Tuple
+import time
+from typing import Any, Callable, ClassVar, Dict, Optional, Set, Tuple
 
 from . import addresses
-from .handler import serve_connection
-from .limits import ACCEPT_RETRY_DELAY, SLOT_WAIT, THREAD_STACK_SIZE
+from .handler import LiveConnection, answer, serve_connection
+from .limits import ACCEPT_RETRY_DELAY, SHUTDOWN_POLL, SLOT_WAIT, THREAD_STACK_SIZE
 from .options import SERVER_OPTIONS, server_options
 from .session import Request, Session
 from .sockio import Stream
@@ -45,6 +46,20 @@ ACCEPT_RETRY_ERRNOS = frozenset([
 
 # Serializes the process-wide threading.stack_size() around our Thread.start().
 _stack_size_lock = threading.Lock()
+
+# What a connection the server cannot take is told (it will not linger: the
+# accept loop must go on at once).
+UNAVAILABLE = answer(503, 'Service Unavailable')
+
+
+def _refuse(stream: Stream) -> None:
+    """Tell a connection the server cannot serve it now, and close it."""
+    try:
+        stream.sock.setblocking(False)
+        stream.send_all(UNAVAILABLE)
+    except (OSError, ValueError):
+        pass  # the client is gone, or not reading: it will see the close
+    stream.close()
 
 
 def _app_name(app: Any) -> str:
@@ -81,6 +96,8 @@ class Server:
         self.address = self.sock.getsockname()
         self._shutdown = threading.Event()
         self._lock = threading.Lock()
+        # The connections being served (guarded by _lock).
+        self._live: Set[LiveConnection] = set()
 
     def _configure(self, app: Any, options: Dict[str, Any]) -> None:
         if not callable(app):
@@ -95,6 +112,7 @@ class Server:
         self.max_connections: int = checked['max_connections']
         self.max_requests: int = checked['max_requests']
         self.timeout: Any = checked['timeout']
+        self.shutdown_timeout: Any = checked['shutdown_timeout']
 
     def __repr__(self) -> str:
         return '{}({!r}, {})'.format(
@@ -115,9 +133,14 @@ class Server:
         self.shutdown()
 
     def shutdown(self) -> None:
-        """Make ``serve_forever()`` return; safe to call from any thread.
+        """Stop serving, gracefully; safe to call from any thread.
 
-        Connections already being served finish (or time out) on their own.
+        ``serve_forever()`` stops accepting at once.  Connections waiting
+        for their next request are closed at once; a request in flight may
+        finish (its response says ``connection: close``) for up to
+        ``shutdown_timeout`` seconds, after which its connection is cut.
+        Returns once every connection has ended (a call from inside one of
+        them does not wait for that one).
         """
         self._shutdown.set()
         with self._lock:
@@ -128,6 +151,29 @@ class Server:
             except OSError:
                 pass
             self.sock.close()
+        self._drain()
+
+    def _drain(self) -> None:
+        """End the live connections: the idle ones now, the others in time."""
+        me = threading.current_thread()
+        deadline = time.monotonic() + self.shutdown_timeout
+        while True:
+            with self._lock:
+                live = [c for c in self._live if c.thread is not me]
+            if not live:
+                return
+            if time.monotonic() >= deadline:
+                break
+            for conn in live:
+                conn.stop_if_idle()
+            time.sleep(SHUTDOWN_POLL)
+        log.warning('Shutdown: cutting off %d connections still busy after %r s',
+                    len(live), self.shutdown_timeout)
+        for conn in live:
+            conn.abort()
+        for conn in live:
+            if conn.thread is not None:
+                conn.thread.join(SHUTDOWN_POLL)
 
     # -- the accept loop ---------------------------------------------------
 
@@ -163,40 +209,56 @@ class Server:
                 if not slots.acquire(timeout=wait):
                     wait = 0.0
                     log.warning('Too many connections, rejecting %r', address)
-                    stream.close()
+                    _refuse(stream)
                     continue
                 wait = SLOT_WAIT
-                try:
-                    self._start_thread(slots, stream, address)
-                except BaseException:
-                    stream.close()
+                if not self._start(slots, stream, address):
+                    # The system would not give us a thread (a task limit,
+                    # RLIMIT_NPROC): refuse this one, and give it a moment.
                     slots.release()
-                    raise
+                    _refuse(stream)
+                    self._shutdown.wait(ACCEPT_RETRY_DELAY)
         finally:
             with self._lock:
                 listener.close()
 
-    def _start_thread(self, slots: threading.BoundedSemaphore,
-                      stream: Stream, address: Any) -> None:
+    def _start(self, slots: threading.BoundedSemaphore, stream: Stream,
+               address: Any) -> bool:
+        """Serve *stream* in a thread of its own; False if none could start."""
+        live = LiveConnection(stream, self._shutdown)
         thread = threading.Thread(
-            target=self._connection, args=(slots, stream, address), daemon=True
+            target=self._connection, args=(slots, live, address), daemon=True
         )
-        # stack_size() is process-wide, so set it only around our start(),
-        # one server at a time.
-        with _stack_size_lock:
-            previous = threading.stack_size(THREAD_STACK_SIZE)
-            try:
-                thread.start()
-            finally:
-                threading.stack_size(previous)
+        live.thread = thread
+        with self._lock:
+            if self._shutdown.is_set():
+                return False  # a connection that came in during shutdown()
+            self._live.add(live)
+        try:
+            # stack_size() is process-wide, so set it only around our
+            # start(), one server at a time.
+            with _stack_size_lock:
+                previous = threading.stack_size(THREAD_STACK_SIZE)
+                try:
+                    thread.start()
+                finally:
+                    threading.stack_size(previous)
+        except RuntimeError as e:  # "can't start new thread"
+            log.warning('Cannot start a thread, rejecting %r: %r', address, e)
+            with self._lock:
+                self._live.discard(live)
+            return False
+        return True
 
     # -- one connection (in its own thread) ----------------------------------
 
     def _connection(self, slots: threading.BoundedSemaphore,
-                    stream: Stream, address: Any) -> None:
+                    live: LiveConnection, address: Any) -> None:
         try:
-            serve_connection(self, stream, address)
+            serve_connection(self, live, address)
         finally:
+            with self._lock:
+                self._live.discard(live)
             slots.release()
 
     def _wrap(self, sock: socket.socket) -> socket.socket:

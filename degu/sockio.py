@@ -33,7 +33,9 @@ A ``Stream`` is also a ``Source``: the interface a body reads through.
 same interface, so bodies never ask which kind of source they have.
 """
 
+import os
 import socket
+import threading
 import time
 from typing import Any, Callable, List, Optional, Union
 
@@ -58,6 +60,12 @@ CR = 0x0D  # b'\r'[0]
 FIRST_PIECE = 65536
 
 CLOSED = 'Connection is closed'
+
+# Held while a stream closes its socket and while another thread interrupts
+# one (see Stream.interrupt()), so that an interrupt never reaches a file
+# descriptor number that a close has just freed for reuse.  Rarely waited
+# for: interrupts happen only when a server shuts down.
+_CLOSING = threading.Lock()
 
 
 def _check_received(received: Any, size: int) -> int:
@@ -246,7 +254,30 @@ class Stream(Source):
                 pass
         if linger:
             self._linger()
-        return sock.close()
+        with _CLOSING:
+            return sock.close()
+
+    def interrupt(self, how: int = socket.SHUT_RD) -> None:
+        """From another thread: end what this stream's owner is waiting for.
+
+        ``SHUT_RD`` makes a blocked read see the end of the stream (an idle
+        keep-alive connection then ends as if the peer had closed it);
+        ``SHUT_RDWR`` also fails its writes.  The shutdown goes to a
+        duplicate of the descriptor, so that the socket object itself (a
+        TLS socket, say) is never touched from a second thread.
+        """
+        with _CLOSING:
+            try:
+                fd = self.sock.fileno()
+                if fd < 0:
+                    return
+                twin = socket.socket(fileno=os.dup(fd))
+                try:
+                    twin.shutdown(how)
+                finally:
+                    twin.close()
+            except (OSError, ValueError, AttributeError):
+                pass  # already closed, or not a real socket
 
     def _linger(self) -> None:
         sock = self.sock

@@ -1303,9 +1303,14 @@ needs_unsatisfied_content_range = pytest.mark.skipif(
 )
 
 
+def over_the_wire(uri: str) -> bool:
+    """False for a URI with a '.' component: Degu refuses to send or accept it."""
+    return '.' not in uri.split('?')[0].split('/')
+
+
 def wire_uris(uris: List[str]) -> List[str]:
-    """The URIs of *uris* today's parser lets through (no % before item 5)."""
-    return [uri for uri in uris if PERCENT_PATHS or '%' not in uri]
+    """The URIs of *uris* that can go over the wire at all."""
+    return [uri for uri in uris if over_the_wire(uri) and (PERCENT_PATHS or '%' not in uri)]
 
 
 def check_refused(answer: bytes, status: int) -> None:
@@ -1328,8 +1333,14 @@ def test_files_server(www: str, sockdir: str, family: str) -> None:
             data = FILES[name]
             r = conn.get(uri, {})
             assert (r.status, r.reason) == (200, 'OK')
-            assert r.headers == expected(name, data)
-            assert b''.join(r.body) == data
+            if data:
+                assert r.headers == expected(name, data)
+                assert b''.join(r.body) == data
+            else:
+                # 'content-length: 0': the client folds it into "no body".
+                headers = expected(name, data)
+                del headers['content-length']
+                assert (r.headers, r.body) == (headers, None)
             r = conn.head(uri, {})
             assert (r.status, r.headers, r.body) == (200, expected(name, data), None)
         for uri in wire_uris(NOT_FOUND):
@@ -1459,9 +1470,10 @@ def test_files_server_no_fd_leak(www: str, sockdir: str) -> None:
             assert conn.get('/sub/', {}).status == 404
             assert conn.get('/fifo', {}).status == 404
             conn.head('/a.txt', {})
-            for uri in ('/a.txt', '/', '/sub/b.json', '/empty.txt'):
+            for uri in ('/a.txt', '/', '/sub/b.json'):
                 r = conn.get(uri, {})
                 r.body.read()
+            assert conn.get('/empty.txt', {}).body is None
             r = conn.get_range('/a.txt', {}, 2, 5)
             assert r.body.read() == FILES['a.txt'][2:5]
             r = conn.get_range('/big.bin', {}, 7, BIG_LEN + 7)
@@ -1693,8 +1705,7 @@ def test_proxy_response_bodies(www: str, sockdir: str, front: str, back: str) ->
         assert b''.join(r.body) == BIG
 
         r = conn.get('/empty', {})
-        assert r.headers == {'content-length': 0}
-        assert r.body.read() == b''
+        assert (r.headers, r.body) == ({}, None)  # content-length: 0, folded
 
         r = conn.get('/bodyiter', {})
         assert r.headers == {'content-length': len(BIG) + 3}
@@ -1772,7 +1783,10 @@ def test_proxy_request_bodies(www: str, sockdir: str, front: str, back: str) -> 
                 else:
                     assert headers['content-length'] == len(received)
                     assert r.headers['x-len'] == str(len(received))
-                    assert b''.join(r.body) == received
+                    if received:
+                        assert b''.join(r.body) == received
+                    else:
+                        assert r.body is None  # content-length: 0, folded
         for method in ('GET', 'HEAD', 'DELETE'):
             r = conn.request(method, '/echo', {}, None)
             assert r == (200, 'OK', {}, None)

@@ -37,6 +37,9 @@ EXPORTS = [
     # Limits (SPEC 2).
     ('BUF_LEN', 'degu.limits'),
     ('SCRATCH_LEN', 'degu.limits'),
+    ('MAX_HEADER_NAME_LEN', 'degu.limits'),
+    ('MAX_URI_LEN', 'degu.limits'),
+    ('METHODS', 'degu.limits'),
     ('MAX_LINE_LEN', 'degu.limits'),
     ('MAX_CL_LEN', 'degu.limits'),
     ('MAX_LENGTH', 'degu.limits'),
@@ -59,6 +62,7 @@ EXPORTS = [
     ('KEY', 'degu.tables'),
     ('VAL', 'degu.tables'),
     ('URI', 'degu.tables'),
+    ('TOKEN', 'degu.tables'),
     ('PATH', 'degu.tables'),
     ('QUERY', 'degu.tables'),
     ('REASON', 'degu.tables'),
@@ -197,7 +201,9 @@ def test_same_module_object() -> None:
 
 @pytest.mark.parametrize('name, value', [
     ('BUF_LEN', 32768),
-    ('SCRATCH_LEN', 32),
+    ('SCRATCH_LEN', 64),
+    ('MAX_HEADER_NAME_LEN', 64),
+    ('MAX_URI_LEN', 8192),
     ('MAX_LINE_LEN', 4096),
     ('MAX_CL_LEN', 16),
     ('MAX_LENGTH', 9999999999999999),
@@ -222,6 +228,10 @@ def test_limits(name: Any, value: Any) -> None:
     assert got == value
 
 
+def test_methods() -> None:
+    assert base.METHODS == ('GET', 'PUT', 'POST', 'HEAD', 'DELETE')
+
+
 def test_type_error_templates() -> None:
     assert base.TYPE_ERROR == '{}: need a {!r}; got a {!r}: {!r}'
     assert base.TYPE_ERROR2 == '{}: need a {!r}; got a {!r}'
@@ -242,8 +252,8 @@ def test_tables(name: Any, size: Any) -> None:
 
 
 def test_tables_are_frozensets() -> None:
-    for name in ('NAME', 'KEY', 'VAL', 'URI', 'PATH', 'QUERY', 'REASON', 'EXTKEY',
-                 'EXTVAL', 'DECIMAL', 'HEXADECIMAL'):
+    for name in ('NAME', 'KEY', 'TOKEN', 'VAL', 'URI', 'PATH', 'QUERY', 'REASON',
+                 'EXTKEY', 'EXTVAL', 'DECIMAL', 'HEXADECIMAL'):
         assert type(getattr(base, name)) is frozenset, name
 
 

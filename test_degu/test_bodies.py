@@ -1037,6 +1037,13 @@ def test_chunked_body_misuse_started(name: Any, op: Any) -> None:
     assert body.readchunk() == CHUNKS[1]
 
 
+def check_protocol_error(message: str, func: Any, *args: Any) -> None:
+    """A peer's fault: a ProtocolError (some subclass of it) with *message*."""
+    with pytest.raises(ProtocolError) as cm:
+        func(*args)
+    assert str(cm.value) == message
+
+
 # Bad chunked streams: the same error from every kind of source.
 BAD_CHUNKED = [
     (b'', "b'\\r\\n' not found in b''..."),
@@ -1080,11 +1087,7 @@ def short_id(value: Any) -> str:
 def test_chunked_body_bad_stream(make_rfile: Sources, stream: Any, msg: Any) -> None:
     rfile = make_rfile(stream)
     body = ChunkedBody(rfile)
-    # ValueError: ProtocolError for the stream's faults, (still) ValueError
-    # for the parser's.
-    with pytest.raises(ValueError) as cm:
-        body.read()
-    assert str(cm.value) == msg
+    check_protocol_error(msg, body.read)
     assert body.state == BODY_ERROR
     assert_closed(rfile)
 
@@ -1094,9 +1097,7 @@ def test_chunked_body_bad_stream_iter(make_rfile: Sources, stream: Any, msg: Any
     rfile = make_rfile(stream)
     body = ChunkedBody(rfile)
     it = iter(body)
-    with pytest.raises(ValueError) as cm:
-        next(it)
-    assert str(cm.value) == msg
+    check_protocol_error(msg, next, it)
     assert body.state == BODY_ERROR
     assert_closed(rfile)
 
@@ -1107,7 +1108,7 @@ def test_chunked_body_bad_stream_after_good_chunks(make_rfile: Sources) -> None:
     assert body.readchunk() == (None, b'hello')
     it = iter([body.readchunk()])
     assert next(it) == (None, b'world')
-    check_error(ValueError, "bad chunk_size: b'X'", body.readchunk)
+    check_protocol_error("bad chunk_size: b'X'", body.readchunk)
     assert body.state == BODY_ERROR
     assert_closed(rfile)
 
@@ -1116,7 +1117,7 @@ def test_chunked_body_bad_stream_write_to(make_rfile: Sources) -> None:
     rfile = make_rfile(b'5\r\nhello\r\nzz\r\n')
     body = ChunkedBody(rfile)
     wfile = io.BytesIO()
-    check_error(ValueError, "bad chunk_size: b'zz'", body.write_to, wfile)
+    check_protocol_error("bad chunk_size: b'zz'", body.write_to, wfile)
     assert wfile.getvalue() == b'5\r\nhello\r\n'
     assert body.state == BODY_ERROR
     assert_closed(rfile)

@@ -730,8 +730,8 @@ def test_request_bad_tls_config(tmp_path: Any) -> None:
     (['GET', '127.0.0.1:9', '/', '-H', 'name:'],
      "argument -H/--header: need NAME:VALUE; got 'name:'"),
     (['get', '127.0.0.1:9', '/'],
-     "argument METHOD: invalid choice: 'get' (choose from 'GET', 'HEAD', "
-     "'PUT', 'POST', 'DELETE')"),
+     "argument METHOD: invalid choice: 'get' (choose from 'GET', 'PUT', "
+     "'POST', 'HEAD', 'DELETE')"),
     (['GET', '127.0.0.1:9', '/', '--timeout', '0'],
      "argument --timeout: need a number > 0; got '0'"),
 ])

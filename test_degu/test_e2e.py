@@ -399,7 +399,9 @@ def test_every_method(serve: Callable[..., Live], family: str) -> None:
     ('/foo', ['foo'], None),
     ('/foo/', ['foo', ''], None),
     ('/a.b/c~d/e+f/g:h/i_j?q=%20&r', ['a.b', 'c~d', 'e+f', 'g:h', 'i_j'], 'q=%20&r'),
-    ('/hello..world/.', ['hello..world', '.'], None),
+    ('/hello..world/...', ['hello..world', '...'], None),
+    ('/%7e/a%20b/%C3%A9?q=%2F', ['%7e', 'a%20b', '%C3%A9'], 'q=%2F'),
+    ("/!$&'()*+,;=:@/?/?", ["!$&'()*+,;=:@", ''], '/?'),
 ])
 def test_uri_parsing(serve: Callable[..., Live], uri: str, path: List[str],
                      query: Optional[str]) -> None:
@@ -441,7 +443,9 @@ def test_requests_split_into_bytes(serve: Callable[..., Live]) -> None:
     for i in range(len(data)):
         sock.sendall(data[i:i + 1])
         time.sleep(0.0005)
-    assert recv_all(sock) == b'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok' * 3
+    assert recv_all(sock) == (b'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok' * 2
+                              + b'HTTP/1.1 200 OK\r\nconnection: close\r\n'
+                              b'content-length: 2\r\n\r\nok')
     sock.close()
     assert [(info['method'], info['path'], info['body']) for info in app.seen] == [
         ('POST', ['a'], ('ChunkedBody', CHUNKS)),
@@ -1191,48 +1195,73 @@ def test_bad_app_logged(serve: Callable[..., Live], caplog: Any, case: str,
     assert str(record.exc_info[1]) == message
 
 
+# (request, status of the server's answer)
 BAD_REQUESTS = [
-    b'GET / HTTP/1.0\r\n\r\n',
-    b'GET /\r\n\r\n',
-    b'get / HTTP/1.1\r\n\r\n',
-    b'OPTIONS / HTTP/1.1\r\n\r\n',
-    b'GET http://example.com/ HTTP/1.1\r\n\r\n',
-    b'GET /../etc/passwd HTTP/1.1\r\n\r\n',
-    b'GET //foo HTTP/1.1\r\n\r\n',
-    b'GET /%2e%2e HTTP/1.1\r\n\r\n',
-    b'GET / HTTP/1.1\r\nfoo:bar\r\n\r\n',
-    b'GET / HTTP/1.1\r\nfoo: b\tar\r\n\r\n',
-    b'GET / HTTP/1.1\r\n folded: x\r\n\r\n',
-    b'GET / HTTP/1.1\r\nX: a\r\nx: b\r\n\r\n',
-    b'GET / HTTP/1.1\r\ncontent-length: 3\r\n\r\nabc',
-    b'DELETE / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n',
-    b'HEAD / HTTP/1.1\r\ncontent-length: 0\r\n\r\n',
-    b'POST / HTTP/1.1\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n',
-    b'POST / HTTP/1.1\r\ncontent-length: 03\r\n\r\nabc',
-    b'POST / HTTP/1.1\r\ncontent-length: +3\r\n\r\nabc',
-    b'POST / HTTP/1.1\r\ntransfer-encoding: gzip\r\n\r\n',
-    b'GET / HTTP/1.1\r\nrange: bytes=5-4\r\n\r\n',
-    b'GET / HTTP/1.1\r\ncontent-range: bytes 0-0/1\r\n\r\n',
-    b'\r\n\r\n',
-    b'\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n',  # a TLS hello, roughly
+    (b'GET / HTTP/1.0\r\n\r\n', 505),
+    (b'GET /\r\n\r\n', 400),
+    (b'get / HTTP/1.1\r\n\r\n', 501),   # methods are case-sensitive tokens
+    (b'OPTIONS / HTTP/1.1\r\n\r\n', 501),
+    (b'GET http://example.com/ HTTP/1.1\r\n\r\n', 400),
+    (b'GET /../etc/passwd HTTP/1.1\r\n\r\n', 400),
+    (b'GET //foo HTTP/1.1\r\n\r\n', 400),
+    (b'GET /%2e%2e HTTP/1.1\r\n\r\n', 400),
+    (b'GET / HTTP/1.1\r\nfoo:bar\r\n\r\n', 400),
+    (b'GET / HTTP/1.1\r\nfoo: b\tar\r\n\r\n', 400),
+    (b'GET / HTTP/1.1\r\n folded: x\r\n\r\n', 400),
+    (b'GET / HTTP/1.1\r\nX: a\r\nx: b\r\n\r\n', 400),
+    (b'GET / HTTP/1.1\r\ncontent-length: 3\r\n\r\nabc', 400),
+    (b'DELETE / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n', 400),
+    (b'POST / HTTP/1.1\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n', 400),
+    (b'POST / HTTP/1.1\r\ncontent-length: 03\r\n\r\nabc', 400),
+    (b'POST / HTTP/1.1\r\ncontent-length: +3\r\n\r\nabc', 400),
+    (b'POST / HTTP/1.1\r\ncontent-length: 12345678901234567\r\n\r\nabc', 413),
+    (b'POST / HTTP/1.1\r\ntransfer-encoding: gzip\r\n\r\n', 501),
+    (b'GET / HTTP/1.1\r\nrange: bytes=5-4\r\n\r\n', 400),
+    (b'GET / HTTP/1.1\r\ncontent-range: bytes 0-0/1\r\n\r\n', 400),
+    (b'GET /' + b'a' * 9000 + b' HTTP/1.1\r\n\r\n', 414),
+    (b'GET / HTTP/1.1\r\n' + b'x' * 65 + b': y\r\n\r\n', 431),
+    (b'\r\n\r\n', 400),
+    (b'\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n', 400),  # a TLS hello, roughly
 ]
+STATUS_REASONS = {
+    400: 'Bad Request', 413: 'Content Too Large', 414: 'URI Too Long',
+    431: 'Request Header Fields Too Large', 501: 'Not Implemented',
+    505: 'HTTP Version Not Supported',
+}
 
 
-@pytest.mark.parametrize('data', BAD_REQUESTS)
-def test_bad_request_closes(serve: Callable[..., Live], data: bytes) -> None:
+@pytest.mark.parametrize('data, status', BAD_REQUESTS)
+def test_bad_request_answered(serve: Callable[..., Live], data: bytes, status: int) -> None:
     app = Recorder()
     live = serve(app)
+    expected = answer(status, STATUS_REASONS[status])
     sock = live.raw()
     sock.sendall(data)
-    assert_server_closed(sock)
+    assert recv_all(sock) == expected
     sock.close()
-    sock = after_good_request(live, HELLO_RESPONSE, data)
-    assert_server_closed(sock)
+    # After a good request, with another one queued: the answer, then close.
+    sock = after_good_request(live, HELLO_RESPONSE, data + b'GET / HTTP/1.1\r\n\r\n')
+    assert recv_all(sock) == expected
     sock.close()
     assert len(app.seen) == 1  # the app never saw the bad request
     conn = live.connect()
     check_hello(conn)
     conn.close()
+
+
+@pytest.mark.parametrize('method', ['GET', 'HEAD', 'DELETE'])
+def test_content_length_zero_without_body(serve: Callable[..., Live], method: str) -> None:
+    # "No body", said explicitly (requests.delete() sends it): served, and the
+    # app sees no body and no framing header.
+    app = Recorder()
+    live = serve(app)
+    sock = live.raw()
+    sock.sendall(method.encode() + b' / HTTP/1.1\r\ncontent-length: 0\r\n\r\n')
+    assert recv_exactly(sock, 9) == b'HTTP/1.1 '
+    sock.close()
+    wait_until(lambda: len(app.seen) == 1)
+    assert app.seen[0]['headers'] == {}
+    assert app.seen[0]['body'] is None
 
 
 def _send_ignoring_reset(sock: socket.socket, data: bytes) -> None:
@@ -1250,24 +1279,28 @@ def _send_ignoring_reset(sock: socket.socket, data: bytes) -> None:
     b'POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhelloXX',
     b'POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n',
 ])
-def test_truncated_request_closes(serve: Callable[..., Live], data: bytes) -> None:
+def test_truncated_request_answered(serve: Callable[..., Live], data: bytes) -> None:
+    # The client stopped sending half-way (but may still read): 400.
     app = Recorder()
     live = serve(app)
     sock = live.raw()
     sock.sendall(data)
     sock.shutdown(socket.SHUT_WR)
-    assert_server_closed(sock)
+    assert recv_all(sock) == answer(400, 'Bad Request')
     sock.close()
     conn = live.connect()
     check_hello(conn)
     conn.close()
 
 
-def test_preamble_too_long_closes(serve: Callable[..., Live]) -> None:
+TOO_LARGE = answer(431, 'Request Header Fields Too Large')
+
+
+def test_preamble_too_long_answered(serve: Callable[..., Live]) -> None:
     live = serve(Recorder())
     sock = live.raw()
     _send_ignoring_reset(sock, b'GET / HTTP/1.1\r\nx-long: ' + b'a' * 40000)
-    assert_server_closed(sock)
+    assert recv_all(sock) == TOO_LARGE
     sock.close()
     # Just under the limit is fine: 32768 bytes including the final CRLFCRLF.
     head = b'GET / HTTP/1.1\r\nx-long: '
@@ -1278,11 +1311,11 @@ def test_preamble_too_long_closes(serve: Callable[..., Live]) -> None:
     conn_sock.close()
     sock = live.raw()
     _send_ignoring_reset(sock, head + filler + b'a\r\n\r\n')
-    assert_server_closed(sock)
+    assert recv_all(sock) == TOO_LARGE
     sock.close()
 
 
-@pytest.mark.parametrize('body', [
+BAD_STREAMED_BODIES = [
     lambda a: a.BodyIter([b'abc'], 10),                         # too short
     lambda a: a.BodyIter([b'abc', 17], 10),                     # bad item
     lambda a: a.BodyIter((1 / 0 for _ in [1]), 10),              # source raises
@@ -1291,9 +1324,48 @@ def test_preamble_too_long_closes(serve: Callable[..., Live]) -> None:
     lambda a: a.ChunkedBodyIter([(None, 'abc'), (None, b'')]),  # str data
     lambda a: a.Body(io.BytesIO(b'abc'), 10),                   # short file
     lambda a: a.ChunkedBody(io.BytesIO(b'3\r\nabc\r\n')),       # truncated
-])
+]
+BIG = b'x' * 40000  # bigger than the write queue: sent at once
+
+
+def _big_then_fail() -> Iterator[bytes]:
+    yield BIG
+    raise ZeroDivisionError('source failed')
+
+
+BIG_BAD_STREAMED_BODIES = [
+    lambda a: a.BodyIter([BIG], 50000),                         # too short
+    lambda a: a.BodyIter(_big_then_fail(), 50000),              # source raises
+    lambda a: a.ChunkedBodyIter([(None, BIG)]),                 # no final chunk
+    lambda a: a.ChunkedBody(io.BytesIO(b'9c40\r\n' + BIG + b'\r\n')),  # truncated
+]
+
+
+@pytest.mark.parametrize('body', BAD_STREAMED_BODIES)
+def test_bad_streamed_body_before_anything_was_sent(serve: Callable[..., Live],
+                                                    body: Callable[[Any], Any]) -> None:
+    # A small body fails before a byte of the response left: the preamble
+    # and the queued data are dropped, and the client gets a clean 500.
+    def app(session: Session, request: Request, api: Any) -> Any:
+        if request.path == ['ok']:
+            return (200, 'OK', {}, b'fine')
+        return (200, 'OK', {}, body(api))
+
+    live = serve(app)
+    conn = live.connect()
+    assert conn.get('/ok', {}).body.read() == b'fine'
+    assert conn.get('/bad', {}) == Response(500, 'Internal Server Error', {}, None)
+    assert_said_close(conn)
+    conn = live.connect()
+    assert conn.get('/ok', {}).body.read() == b'fine'
+    conn.close()
+
+
+@pytest.mark.parametrize('body', BIG_BAD_STREAMED_BODIES)
 def test_bad_streamed_body_cut_off(serve: Callable[..., Live],
                                    body: Callable[[Any], Any]) -> None:
+    # Part of the response is on the wire: all the server can do is close,
+    # and the client sees a body cut short.
     def app(session: Session, request: Request, api: Any) -> Any:
         if request.path == ['ok']:
             return (200, 'OK', {}, b'fine')
@@ -1350,7 +1422,8 @@ def test_server_timeout(serve: Callable[..., Live], caplog: Any) -> None:
     mid_body.sendall(b'PUT / HTTP/1.1\r\ncontent-length: 10\r\n\r\nhello')
     assert_server_closed(conn.sock)
     assert_server_closed(idle)
-    assert_server_closed(mid_body)
+    # The one stalled in the middle of a request is told why.
+    assert recv_all(mid_body) == answer(408, 'Request Timeout')
     idle.close()
     mid_body.close()
     with pytest.raises(ConnectionError):
@@ -1432,7 +1505,7 @@ def test_trickling_preamble_cut_off(serve: Callable[..., Live]) -> None:
             break
         (readable, _, _) = select.select([sock], [], [], 0.2)
         if readable:
-            assert recv_all(sock) == b''
+            assert recv_all(sock) == answer(408, 'Request Timeout')
             closed = True
             break
     assert closed, 'the server kept a trickling client connected'
@@ -1464,9 +1537,10 @@ def test_shutdown_and_context_manager(new_address: Callable[[], Any]) -> None:
         check_hello(conn)
     thread.join(PATIENCE)
     assert not thread.is_alive()
-    # The open connection is still served after shutdown.
-    check_hello(conn)
-    conn.close()
+    # The shutdown ended the idle connection too (and waited for it).
+    with pytest.raises(ConnectionError):
+        check_hello(conn)
+    assert conn.closed is True
     with pytest.raises(OSError):
         Client(srv.address, timeout=PATIENCE).connect()
 
@@ -1477,10 +1551,10 @@ def test_max_connections(caplog: Any) -> None:
     try:
         conn1 = live.connect()
         check_hello(conn1)
-        # The second connection waits for a slot (2 s), then is closed.
+        # The second connection waits for a slot (2 s), then is told no.
         sock = live.raw()
         sock.sendall(b'GET / HTTP/1.1\r\n\r\n')
-        assert_server_closed(sock)
+        assert recv_all(sock) == answer(503, 'Service Unavailable')
         sock.close()
         record = wait_for_log(caplog, 'Too many connections, rejecting')
         assert record.levelno == logging.WARNING
@@ -1491,12 +1565,15 @@ def test_max_connections(caplog: Any) -> None:
         while True:
             conn = live.connect()
             try:
-                check_hello(conn)
-                break
+                response = conn.get('/', {})
+                if response.status != 503:  # (the slot was not free yet)
+                    assert response.body.read() == b'hello, world'
+                    break
             except ConnectionError:
-                assert time.monotonic() < deadline
+                pass
             finally:
                 conn.close()
+            assert time.monotonic() < deadline
     finally:
         live.stop()
 
@@ -1510,8 +1587,7 @@ def test_connection_logging(serve: Callable[..., Live], caplog: Any) -> None:
     conn = live.connect()
     check_hello(conn)
     check_hello(conn)
-    assert_server_closed(conn.sock)
-    conn.close()
+    assert_said_close(conn)
     wait_for_log(caplog, 'New connection')
     record = wait_for_log(caplog, 'Handled 2 requests: max_requests')
     assert record.levelno == logging.INFO
@@ -1715,7 +1791,7 @@ def test_client_against_stdlib_server() -> None:
                                        (None, b', world'), (None, b'')]
         response = conn.get('/nope', {})
         assert (response.status, response.reason) == (404, 'Not Found')
-        assert response.body.read() == b''
+        assert response.body is None  # content-length: 0, folded
         response = conn.delete('/d', {})
         assert response.body.read() == b'you sent DELETE /d'
         conn.close()

@@ -16,7 +16,7 @@ import pytest
 
 from degu.bodies import Body
 from degu.errors import TYPE_ERROR, ProtocolError
-from degu.handler import CONTINUE, answer, check_response, serve_connection
+from degu.handler import CONTINUE, LiveConnection, answer, check_response, serve_connection
 from degu.messages import Response
 from degu.session import Request
 from degu.sockio import Stream
@@ -36,11 +36,15 @@ class FakeServer:
         return sock
 
 
+def live(stream: Stream) -> LiveConnection:
+    return LiveConnection(stream, threading.Event())
+
+
 def run(server: FakeServer, data: bytes) -> bytes:
     """Serve one connection that sends *data* then closes its write side."""
     (ours, theirs) = socket.socketpair()
     thread = threading.Thread(
-        target=serve_connection, args=(server, Stream(ours, server_side=True), b'')
+        target=serve_connection, args=(server, live(Stream(ours, server_side=True)), b'')
     )
     thread.start()
     try:
@@ -223,7 +227,7 @@ def test_expect_continue_owed_then_paid() -> None:
     (ours, theirs) = socket.socketpair()
     thread = threading.Thread(
         target=serve_connection,
-        args=(FakeServer(app), Stream(ours, server_side=True), b''),
+        args=(FakeServer(app), live(Stream(ours, server_side=True)), b''),
     )
     thread.start()
     theirs.settimeout(5)
@@ -264,7 +268,7 @@ def test_stalled_request_408() -> None:
     (ours, theirs) = socket.socketpair()
     thread = threading.Thread(
         target=serve_connection,
-        args=(FakeServer(hello, timeout=0.2), Stream(ours, 0.2, server_side=True), b''),
+        args=(FakeServer(hello, timeout=0.2), live(Stream(ours, 0.2, server_side=True)), b''),
     )
     thread.start()
     theirs.sendall(b'GET / HTTP/1.1\r\n')  # and then nothing
@@ -279,7 +283,7 @@ def test_idle_timeout_is_just_closed() -> None:
     (ours, theirs) = socket.socketpair()
     thread = threading.Thread(
         target=serve_connection,
-        args=(FakeServer(hello, timeout=0.2), Stream(ours, 0.2, server_side=True), b''),
+        args=(FakeServer(hello, timeout=0.2), live(Stream(ours, 0.2, server_side=True)), b''),
     )
     thread.start()
     theirs.settimeout(5)
@@ -307,7 +311,7 @@ def test_linger_lets_the_client_read_the_answer() -> None:
     (ours, theirs) = socket.socketpair()
     thread = threading.Thread(
         target=serve_connection,
-        args=(FakeServer(app), Stream(ours, server_side=True), b''),
+        args=(FakeServer(app), live(Stream(ours, server_side=True)), b''),
     )
     thread.start()
     theirs.settimeout(5)

@@ -12,7 +12,7 @@ from typing import Any, Dict
 import pytest
 
 from degu.bodies import Body, BodyIter, ChunkedBody, ChunkedBodyIter
-from degu.errors import ConnectionClosedError, EmptyPreambleError, ProtocolError
+from degu.errors import ConnectionClosedError, EmptyPreambleError, ProtocolError, UnsupportedError
 from degu.limits import BUF_LEN, MAX_IO_SIZE
 from degu.messages import (
     Response,
@@ -259,17 +259,17 @@ def test_read_request_content_length_zero_on_body_method(method: Any) -> None:
 ])
 def test_read_request_framing_on_bodyless_method(method: Any, line: Any, name: Any) -> None:
     reader = fake_reader(method.encode() + b' / HTTP/1.1\r\n' + line + b'\r\n\r\nhello')
-    check_error(ValueError, '{!r} request with a {!r} header'.format(method, name),
+    check_error(ProtocolError, '{!r} request with a {!r} header'.format(method, name),
                 read_request, reader)
 
 
 def test_read_request_parse_errors_propagate() -> None:
-    check_error(ValueError, "bad HTTP method: b'get'",
+    check_error(UnsupportedError, "bad HTTP method: b'get'",
                 read_request, fake_reader(b'get / HTTP/1.1\r\n\r\n'))
-    check_error(ValueError, "request cannot include a 'content-range' header",
+    check_error(ProtocolError, "request cannot include a 'content-range' header",
                 read_request,
                 fake_reader(b'GET / HTTP/1.1\r\nContent-Range: bytes 0-0/1\r\n\r\n'))
-    check_error(ValueError, 'cannot have both content-length and transfer-encoding headers',
+    check_error(ProtocolError, 'cannot have both content-length and transfer-encoding headers',
                 read_request,
                 fake_reader(b'PUT / HTTP/1.1\r\nContent-Length: 1\r\n'
                             b'Transfer-Encoding: chunked\r\n\r\n'))
@@ -395,10 +395,10 @@ def test_read_response_empty_preamble_error() -> None:
 
 
 def test_read_response_parse_errors_propagate() -> None:
-    check_error(ValueError, "response cannot include a 'range' header",
+    check_error(ProtocolError, "response cannot include a 'range' header",
                 read_response,
                 fake_reader(b'HTTP/1.1 200 OK\r\nRange: bytes=0-0\r\n\r\n'), 'GET')
-    check_error(ValueError, "bad status: b'099'",
+    check_error(ProtocolError, "bad status: b'099'",
                 read_response, fake_reader(b'HTTP/1.1 099 OK\r\n\r\n'), 'GET')
     check_error(ProtocolError, "b'\\r\\n\\r\\n' not found in b'HTTP/1.1 200 OK\\r\\n'...",
                 read_response, fake_reader(b'HTTP/1.1 200 OK\r\n'), 'GET')

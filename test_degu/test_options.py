@@ -16,7 +16,8 @@ from degu.options import (
 
 
 def test_names() -> None:
-    assert SERVER_OPTIONS == ('max_connections', 'max_requests', 'timeout')
+    assert SERVER_OPTIONS == ('max_connections', 'max_requests', 'timeout',
+                              'shutdown_timeout')
     assert CLIENT_OPTIONS == ('host', 'authorization', 'timeout', 'on_connect')
 
 
@@ -32,10 +33,23 @@ def test_server_defaults() -> None:
         'max_connections': limits.DEFAULT_MAX_CONNECTIONS,
         'max_requests': limits.DEFAULT_MAX_REQUESTS,
         'timeout': limits.DEFAULT_TIMEOUT,
+        'shutdown_timeout': limits.SHUTDOWN_TIMEOUT,
     }
-    assert server_options('Server', {'timeout': 2.5, 'max_requests': 1}) == {
+    assert server_options('Server', {'timeout': 2.5, 'max_requests': 1,
+                                     'shutdown_timeout': 0.5}) == {
         'max_connections': 50, 'max_requests': 1, 'timeout': 2.5,
+        'shutdown_timeout': 0.5,
     }
+
+
+@pytest.mark.parametrize('value, exc, message', [
+    ('1', TypeError, TYPE_ERROR.format('shutdown_timeout', (int, float), str, '1')),
+    (0, ValueError, 'shutdown_timeout must be > 0; got 0'),
+])
+def test_server_shutdown_timeout(value: Any, exc: type, message: str) -> None:
+    with pytest.raises(exc) as cm:
+        server_options('Server', {'shutdown_timeout': value})
+    assert str(cm.value) == message
 
 
 def test_server_unknown() -> None:

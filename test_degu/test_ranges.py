@@ -1,4 +1,4 @@
-"""Tests for degu.ranges: Range and ContentRange (SPEC §6)."""
+"""Tests for degu.ranges: Range (closed, open and suffix) and ContentRange."""
 
 import pytest
 
@@ -48,8 +48,10 @@ def test_range_bad_start(value, exc, template):
     assert str(cm.value) == expect(template, 'start', value)
 
 
-@pytest.mark.parametrize('value, exc, template', BAD_OFFSETS)
+@pytest.mark.parametrize('value, exc, template',
+                         [case for case in BAD_OFFSETS if case[0] is not None])
 def test_range_bad_stop(value, exc, template):
+    # (None is the open or suffix form, tested below.)
     with pytest.raises(exc) as cm:
         Range(0, value)
     assert str(cm.value) == expect(template, 'stop', value)
@@ -389,3 +391,104 @@ def test_content_range_unhashable():
         hash(cr)
     with pytest.raises(TypeError):
         {cr}
+
+
+# ---------------------------------------------------------------------------
+# The open and suffix forms: Range(start, None)
+
+@pytest.mark.parametrize('start, text', [
+    (0, 'bytes=0-'),
+    (500, 'bytes=500-'),
+    (MAX_LENGTH, 'bytes=9999999999999999-'),
+    (-1, 'bytes=-1'),
+    (-500, 'bytes=-500'),
+    (-MAX_LENGTH, 'bytes=-9999999999999999'),
+])
+def test_range_open_and_suffix(start, text):
+    r = Range(start, None)
+    assert (r.start, r.stop) == (start, None)
+    assert repr(r) == 'Range({}, None)'.format(start)
+    assert str(r) == text
+    assert r == text and text == r
+    assert r == Range(start, None)
+    assert r != 'bytes={}-{}'.format(start, start)
+
+
+def test_range_open_and_suffix_are_distinct():
+    assert Range(500, None) != Range(-500, None)
+    assert Range(0, None) != Range(0, 1)
+    assert Range(-5, None) == Range(-5, None)
+    assert Range(-0, None) == Range(0, None)
+
+
+@pytest.mark.parametrize('value, exc, message', [
+    (1.0, TypeError, TYPE_ERROR.format('start', int, float, 1.0)),
+    ('-5', TypeError, TYPE_ERROR.format('start', int, str, '-5')),
+    (None, TypeError, TYPE_ERROR.format('start', int, type(None), None)),
+    (True, TypeError, TYPE_ERROR.format('start', int, bool, True)),
+    (MyInt(5), TypeError, TYPE_ERROR.format('start', int, MyInt, MyInt(5))),
+    (MAX_LENGTH + 1, ValueError,
+     'need -9999999999999999 <= start <= 9999999999999999 when stop is None; '
+     'got 10000000000000000'),
+    (-MAX_LENGTH - 1, ValueError,
+     'need -9999999999999999 <= start <= 9999999999999999 when stop is None; '
+     'got -10000000000000000'),
+])
+def test_range_open_bad_start(value, exc, message):
+    with pytest.raises(exc) as cm:
+        Range(value, None)
+    assert str(cm.value) == message
+
+
+def test_negative_start_only_with_stop_none():
+    with pytest.raises(ValueError) as cm:
+        Range(-5, 10)
+    assert str(cm.value) == 'need 0 <= start <= 9999999999999999; got -5'
+
+
+@pytest.mark.parametrize('start, total, crange', [
+    # Open: from start to the end.
+    (0, 1, ContentRange(0, 1, 1)),
+    (0, 800, ContentRange(0, 800, 800)),
+    (500, 800, ContentRange(500, 800, 800)),
+    (799, 800, ContentRange(799, 800, 800)),
+    # Suffix: the last N bytes; longer than the total means the whole.
+    (-1, 800, ContentRange(799, 800, 800)),
+    (-500, 800, ContentRange(300, 800, 800)),
+    (-800, 800, ContentRange(0, 800, 800)),
+    (-801, 800, ContentRange(0, 800, 800)),
+    (-MAX_LENGTH, 1, ContentRange(0, 1, 1)),
+    (-5, MAX_LENGTH, ContentRange(MAX_LENGTH - 5, MAX_LENGTH, MAX_LENGTH)),
+])
+def test_range_open_and_suffix_resolve(start, total, crange):
+    r = Range(start, None)
+    assert r.content_range(total) == crange
+    assert r.content_length(total) == crange.stop - crange.start
+    assert (r.start, r.stop) == (start, None)
+
+
+@pytest.mark.parametrize('start, total', [
+    # An open range starting at or after the end, or any range of nothing.
+    (800, 800),
+    (801, 800),
+    (0, 0),
+    (-1, 0),
+    (-500, 0),
+    (MAX_LENGTH, MAX_LENGTH),
+])
+def test_range_open_and_suffix_out_of_bounds(start, total):
+    r = Range(start, None)
+    msg = 'Range({}, None) out of bounds (total={})'.format(start, total)
+    for method in (r.content_length, r.content_range):
+        with pytest.raises(ValueError) as cm:
+            method(total)
+        assert str(cm.value) == msg
+
+
+@pytest.mark.parametrize('value, exc, template', BAD_OFFSETS)
+def test_range_open_bad_total(value, exc, template):
+    for r in (Range(0, None), Range(-5, None)):
+        for method in (r.content_length, r.content_range):
+            with pytest.raises(exc) as cm:
+                method(value)
+            assert str(cm.value) == expect(template, 'total', value)

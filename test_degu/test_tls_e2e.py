@@ -703,9 +703,9 @@ def closing_status_app(session: Any, request: Any, api: Any) -> Any:
 
 @pytest.mark.parametrize('app, options, request_bytes, expected', [
     (simple_app, {'max_requests': 1}, b'GET / HTTP/1.1\r\n\r\n',
-     b'HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello'),
+     b'HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 5\r\n\r\nhello'),
     (closing_status_app, {}, b'GET / HTTP/1.1\r\n\r\n',
-     b'HTTP/1.1 400 Bad Request\r\ncontent-length: 2\r\n\r\nno'),
+     b'HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 2\r\n\r\nno'),
     (App(False), {}, b'', b''),
 ], ids=['max_requests', 'closing-status', 'on_connect-False'])
 def test_server_sends_close_notify(pki: TempPKI, app: Any,
