@@ -88,7 +88,7 @@ def run_compiled(extra):
     if missing(['mypy']):
         install(['mypy'])
     with tempfile.TemporaryDirectory(prefix='degu-mypyc.') as tmp:
-        for name in ('degu', 'test_degu'):
+        for name in ('degu', 'test_degu', 'benchmarks'):
             shutil.copytree(
                 os.path.join(TREE, name), os.path.join(tmp, name),
                 ignore=shutil.ignore_patterns('__pycache__', '*.so'),
