@@ -694,5 +694,10 @@ def main(argv: Optional[List[str]] = None, stdin: Optional[BinaryIO] = None,
 
 
 def script() -> int:
-    """The installed ``degu`` command (``[project.scripts]`` in pyproject.toml)."""
+    """The installed ``degu`` command (``[project.scripts]`` in pyproject.toml).
+
+    As under ``python3 -m degu``, the current directory comes first on the
+    import path, so that ``serve --app module:callable`` finds a module there.
+    """
+    sys.path.insert(0, os.getcwd())
     return main(prog='degu')

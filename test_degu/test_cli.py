@@ -415,10 +415,13 @@ def test_help(argv: List[str], first: str) -> None:
 def test_script_is_named_degu(monkeypatch: Any, capsys: Any) -> None:
     # The installed ``degu`` script: the same command, under its own name.
     monkeypatch.setattr(sys, 'argv', ['degu', 'serve', '--help'])
+    monkeypatch.setattr(sys, 'path', ['/nowhere'])
     with pytest.raises(SystemExit) as e:
         cli.script()
     assert e.value.code == 0
     assert capsys.readouterr().out.startswith('usage: degu serve [-h]')
+    # Like python3 -m, the current directory is on the import path (--app).
+    assert sys.path == [os.getcwd(), '/nowhere']
 
 
 def test_version(capsys: Any) -> None:
