@@ -15,7 +15,7 @@ import re
 import subprocess
 import sys
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
@@ -340,9 +340,9 @@ PUBLIC_MODULES = {'degu', 'degu.server', 'degu.client', 'degu.base', 'degu.misc'
                   'degu.applib', 'degu.rgi', 'degu.util'}
 
 
-def degu_imports(path: str) -> List[Any]:
+def degu_imports(path: str) -> List[Tuple[int, str, Optional[str]]]:
     """``(line, module, name)`` of every import of Degu in one source file."""
-    found = []
+    found: List[Tuple[int, str, Optional[str]]] = []
     for node in ast.walk(ast.parse(open(path).read(), path)):
         if isinstance(node, ast.Import):
             for alias in node.names:

@@ -454,11 +454,13 @@ def check_metadata(text: str) -> None:
     assert meta['License'] is None
     assert meta['Requires-Python'] == '>=3.9'
     assert meta.get_all('Provides-Extra') == ['test']
-    assert meta.get_all('Requires-Dist') is not None
-    assert all('extra == "test"' in r for r in meta.get_all('Requires-Dist'))
-    assert [c for c in meta.get_all('Classifier') if c.startswith('License')] == []
+    requires = meta.get_all('Requires-Dist') or []
+    assert requires and all('extra == "test"' in r for r in requires)
+    classifiers = meta.get_all('Classifier') or []
+    assert 'Typing :: Typed' in classifiers
+    assert [c for c in classifiers if c.startswith('License')] == []
     assert meta['Description-Content-Type'] == 'text/x-rst'
-    assert meta.get_payload().startswith('Degu\n====\n')
+    assert str(meta.get_payload()).startswith('Degu\n====\n')
 
 
 def test_sdist(built: Dict[str, str]) -> None:
