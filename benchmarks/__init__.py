@@ -48,7 +48,7 @@ What is measured, and against what:
 
 Errors are counted on both sides: the clients check every answer, and each
 server child counts the records of WARNING and above on the ``degu``
-loggers and every exception its app raises (``servers.py``).
+loggers, app exceptions included (``servers.py``).
 
 By default every process is pinned to one CPU (``os.sched_setaffinity``):
 on a small VM, waking a process on another CPU costs more than the work of

@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from .clients import degu_client
 from .common import Progress, Settings
 from .servers import ServerProcess, ServerSpec, family_address
-from .workload import PING_BODY, PING_URI
+from .workload import PING_BODY, PING_URI, SLICE_MAX_REQUESTS
 
 CONCURRENCY_LEVELS = (1, 10, 50)
 
@@ -33,7 +33,9 @@ def _concurrent_level(address: Any, clients: int, seconds: float) -> Dict[str, A
             try:
                 barrier.wait()
                 stop = deadline[0]
-                while True:
+                # Stop short of the server's max_requests (it would close
+                # the connection): one fast client can get there.
+                while n < SLICE_MAX_REQUESTS:
                     for _ in range(10):
                         response = request('POST', PING_URI, {}, PING_BODY)
                         if response.body.read() != PING_BODY:
