@@ -127,8 +127,8 @@ def source_files() -> List[str]:
                    and not (top == os.path.join(TREE, 'debian') and d == 'python3-degu')]
         for name in files:
             path = os.path.relpath(os.path.join(top, name), TREE)
-            if name.endswith(('.py', '.toml', '.in', '.1')) or path in (
-                    os.path.join('.ci', 'run'), os.path.join('debian', 'rules')):
+            if name.endswith(('.py', '.toml', '.in', '.1')) or \
+                    os.path.dirname(path) == '.ci' or path == os.path.join('debian', 'rules'):
                 found.append(path)
     return sorted(found)
 
@@ -138,6 +138,8 @@ def test_source_files_found() -> None:
     assert os.path.join('degu', 'server.py') in files
     assert os.path.join('test_degu', 'test_packaging.py') in files
     assert os.path.join('doc', 'degu.1') in files
+    if os.path.isdir(os.path.join(TREE, '.ci')):
+        assert os.path.join('.ci', 'build-deb') in files
 
 
 @pytest.mark.xfail(strict=False, reason=(
