@@ -1,4 +1,4 @@
-"""The ``python3 -m degu`` command line: ``serve``, ``request`` and ``bench``.
+"""The ``degu`` command (also ``python3 -m degu``): ``serve`` and ``request``.
 
 ``serve`` runs a Degu server in the foreground until Ctrl-C (or SIGTERM)::
 
@@ -12,7 +12,8 @@ and chunk lines on stderr, body data on stdout::
 
     python3 -m degu request GET 127.0.0.1:8000 /index.html
 
-``bench`` is handed to ``degu.bench.main()`` (imported only when used).
+The benchmark is not part of the installed package: run
+``python3 -m benchmarks`` from the source tree.
 
 Addresses are written the way people type them (``HOST:PORT``,
 ``[V6ADDR]:PORT``, a socket path, ``@NAME``); ``degu.addresses.parse_address()``
@@ -62,6 +63,9 @@ MAX_STDIN_BODY = MAX_IO_SIZE
 
 SHOWN_CHUNK_BYTES = 32
 """How much of each chunk's data the ``request`` chunk lines quote."""
+
+PROG = 'python3 -m degu'
+"""The name in usage lines; the installed ``degu`` script says ``degu``."""
 
 LOG_FORMAT = '%(asctime)s %(levelname)s %(name)s: %(message)s'
 
@@ -458,19 +462,6 @@ def cmd_request(parser: argparse.ArgumentParser, args: argparse.Namespace,
     return 0 if response.status < 400 else 1
 
 
-# -- bench -----------------------------------------------------------------------
-
-def cmd_bench(argv: List[str]) -> int:
-    """Hand the arguments to ``degu.bench.main()`` (imported only now)."""
-    try:
-        bench = importlib.import_module('degu.bench')
-    except ImportError as e:
-        print('degu bench: not available: {}'.format(e), file=sys.stderr)
-        return 1
-    status = bench.main(argv)
-    return 0 if status is None else int(status)
-
-
 # -- the parser ------------------------------------------------------------------
 
 ADDRESS_HELP = (
@@ -590,11 +581,11 @@ def _add_request(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog='python3 -m degu',
+        prog=prog,
         description='Degu: an embedded HTTP/1.1 server and client library.',
-        epilog='Run "python3 -m degu COMMAND --help" for the options of a command.',
+        epilog='Run "{} COMMAND --help" for the options of a command.'.format(prog),
     )
     parser.add_argument('--version', action='version',
                         version='degu {}'.format(__version__))
@@ -602,28 +593,22 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers.required = True
     _add_serve(subparsers)
     _add_request(subparsers)
-    subparsers.add_parser(
-        'bench', add_help=False,
-        help='run the benchmark (see "python3 -m degu bench --help")',
-    )
     return parser
 
 
 def main(argv: Optional[List[str]] = None, stdin: Optional[BinaryIO] = None,
          stdout: Optional[BinaryIO] = None,
-         stderr: Optional[TextIO] = None) -> int:
+         stderr: Optional[TextIO] = None, prog: str = PROG) -> int:
     """Run the command line; return the exit status.
 
     The streams default to the process's own (binary stdin and stdout, text
     stderr); tests pass their own.  Usage errors, ``--help`` and
     ``--version`` are handled by ``argparse``, which raises ``SystemExit``.
+    *prog* is the name the usage lines show.
     """
     if argv is None:
         argv = sys.argv[1:]
-    if argv and argv[0] == 'bench':
-        # Every option after "bench" belongs to degu.bench, --help included.
-        return cmd_bench(argv[1:])
-    parser = build_parser()
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     out = sys.stdout.buffer if stdout is None else stdout
     err = sys.stderr if stderr is None else stderr
@@ -631,3 +616,13 @@ def main(argv: Optional[List[str]] = None, stdin: Optional[BinaryIO] = None,
         return cmd_serve(args.command_parser, args, out, err)
     inp = sys.stdin.buffer if stdin is None else stdin
     return cmd_request(args.command_parser, args, inp, out, err)
+
+
+def script() -> int:
+    """The installed ``degu`` command (``[project.scripts]`` in pyproject.toml).
+
+    As under ``python3 -m degu``, the current directory comes first on the
+    import path, so that ``serve --app module:callable`` finds a module there.
+    """
+    sys.path.insert(0, os.getcwd())
+    return main(prog='degu')

@@ -338,16 +338,20 @@ def test_help(argv: List[str], first: str) -> None:
     text = result.stdout.decode()
     assert text.startswith(first)
     if not argv:
-        for name in ('serve', 'request', 'bench'):
+        for name in ('serve', 'request'):
             assert '\n    {} '.format(name) in text
 
 
-def test_bench_help() -> None:
-    if importlib.util.find_spec('degu.bench') is None:
-        pytest.skip('degu.bench not there yet')
-    result = run_degu('bench', '--help')
-    assert result.returncode == 0
-    assert b'usage:' in result.stdout
+def test_script_is_named_degu(monkeypatch: Any, capsys: Any) -> None:
+    # The installed ``degu`` script: the same command, under its own name.
+    monkeypatch.setattr(sys, 'argv', ['degu', 'serve', '--help'])
+    monkeypatch.setattr(sys, 'path', ['/nowhere'])
+    with pytest.raises(SystemExit) as e:
+        cli.script()
+    assert e.value.code == 0
+    assert capsys.readouterr().out.startswith('usage: degu serve [-h]')
+    # Like python3 -m, the current directory is on the import path (--app).
+    assert sys.path == [os.getcwd(), '/nowhere']
 
 
 def test_version(capsys: Any) -> None:
@@ -364,33 +368,6 @@ def test_no_command(capsys: Any) -> None:
     assert capsys.readouterr().err.endswith(
         'error: the following arguments are required: COMMAND\n'
     )
-
-
-def test_bench_unavailable(monkeypatch: Any, capsys: Any) -> None:
-    # A None entry in sys.modules makes the import fail, as if not installed
-    # (and the package must not hold the submodule from an earlier import).
-    import degu
-    monkeypatch.setitem(sys.modules, 'degu.bench', None)
-    monkeypatch.delattr(degu, 'bench', raising=False)
-    assert cli.main(['bench']) == 1
-    assert capsys.readouterr().err.startswith('degu bench: not available: ')
-
-
-def test_bench_dispatch(monkeypatch: Any) -> None:
-    calls: List[List[str]] = []
-
-    class FakeBench:
-        @staticmethod
-        def main(argv: List[str]) -> Optional[int]:
-            calls.append(argv)
-            return None if len(calls) == 1 else 3
-
-    monkeypatch.setitem(sys.modules, 'degu.bench', FakeBench)
-    import degu
-    monkeypatch.setattr(degu, 'bench', FakeBench, raising=False)
-    assert cli.main(['bench', '--help', '-x']) == 0
-    assert cli.main(['bench']) == 3
-    assert calls == [['--help', '-x'], []]
 
 
 # -- serve: usage errors -------------------------------------------------------------

@@ -1,33 +1,47 @@
-"""Tests for degu.bench: a real ``--quick --json`` run in a subprocess.
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Tests for the benchmark (``benchmarks/``, run as ``python3 -m benchmarks``).
 
 The benchmark's numbers depend on the machine, so nothing here looks at a
 timing: the tests check the report's shape, that every case produced
-samples, and that no error occurred anywhere (client, server, concurrency).
+samples, that no error occurred anywhere (client, server, concurrency),
+that errors *are* counted when they happen, and that the benchmark uses
+only Degu's public API.
 """
 
+import ast
 import json
 import os
 import re
 import subprocess
 import sys
-from typing import Any, Dict, List
+import time
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
-from degu import bench
+import degu
+import benchmarks
+from benchmarks import main as bench
+from benchmarks import servers, workload
+from benchmarks.clients import degu_client
+from benchmarks.large import LARGE_CASES
+from benchmarks.pingpong import CASES, FAMILIES
+from benchmarks.report import TARGETS, format_report
 
-TREE = os.path.dirname(os.path.dirname(os.path.abspath(bench.__file__)))
+TREE = os.path.dirname(os.path.dirname(os.path.abspath(benchmarks.__file__)))
+PACKAGE = os.path.join(TREE, 'benchmarks')
+GUARD = 120  # seconds; only against a hang, never a timing assertion
 
 
 def run_bench(args: List[str]) -> 'subprocess.CompletedProcess[str]':
-    """``degu.bench.main(args)`` in a fresh interpreter, as the brief prescribes."""
-    code = 'import degu.bench, sys; sys.exit(degu.bench.main({!r}))'.format(args)
+    """``python3 -m benchmarks ARGS`` in a fresh interpreter, from the tree."""
     env = dict(os.environ)
     env['PYTHONPATH'] = TREE + (os.pathsep + env['PYTHONPATH']
                                 if env.get('PYTHONPATH') else '')
     return subprocess.run(
-        [sys.executable, '-c', code], env=env, cwd=TREE, timeout=120,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+        [sys.executable, '-m', 'benchmarks'] + args, env=env, cwd=TREE,
+        timeout=GUARD, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True,
     )
 
 
@@ -59,7 +73,7 @@ def test_top_level_keys(quick: Dict[str, Any]) -> None:
         'degu', 'python', 'implementation', 'platform', 'cpus',
         'loadavg_start', 'loadavg_end',
     }
-    assert quick['environment']['degu'] == '0.19.0'
+    assert quick['environment']['degu'] == degu.__version__
     assert quick['settings']['rounds'] == 2
 
 
@@ -75,7 +89,7 @@ def test_pinned_by_default(quick: Dict[str, Any]) -> None:
 
 def test_families_run_or_skipped_with_reason(quick: Dict[str, Any]) -> None:
     skipped = [s['family'] for s in quick['skipped']]
-    assert sorted(quick['families'] + skipped) == sorted(bench.FAMILIES)
+    assert sorted(quick['families'] + skipped) == sorted(FAMILIES)
     assert 'unix' in quick['families']
     assert 'inet' in quick['families']
     for skip in quick['skipped']:
@@ -85,7 +99,7 @@ def test_families_run_or_skipped_with_reason(quick: Dict[str, Any]) -> None:
 
 def test_pingpong_cases(quick: Dict[str, Any]) -> None:
     for family in quick['pingpong']:
-        assert sorted(family['cases']) == sorted(bench.CASES)
+        assert sorted(family['cases']) == sorted(CASES)
         for (name, case) in family['cases'].items():
             assert case['errors'] == [], (family['family'], name)
             assert len(case['samples']) == 2
@@ -102,7 +116,7 @@ def test_large_bodies(quick: Dict[str, Any]) -> None:
     large = quick['large']
     assert large['errors'] == []
     assert large['bytes_each_way'] == 16 * 1024 * 1024
-    assert sorted(large['cases']) == sorted(bench.LARGE_CASES)
+    assert sorted(large['cases']) == sorted(LARGE_CASES)
     for case in large['cases'].values():
         assert is_positive_number(case['mb_per_s'])
         assert case['transfers'] == 2  # 2 rounds x 1 transfer
@@ -143,7 +157,7 @@ def test_footprint(quick: Dict[str, Any]) -> None:
 
 def test_targets(quick: Dict[str, Any]) -> None:
     targets = quick['targets']
-    assert [t['name'] for t in targets] == [t[0] for t in bench.TARGETS]
+    assert [t['name'] for t in targets] == [t[0] for t in TARGETS]
     for t in targets:
         assert t['ok'] in (True, False, None)
         assert (t['value'] is None) is (t['ok'] is None)
@@ -169,8 +183,8 @@ def test_progress_on_stderr(quick: Dict[str, Any]) -> None:
 def test_text_report_of_real_run(quick: Dict[str, Any]) -> None:
     report = dict(quick)
     del report['_stderr']
-    text = bench.format_report(report)
-    assert text.startswith('Degu 0.19.0 benchmark: Python ')
+    text = format_report(report)
+    assert text.startswith('Degu {} benchmark: Python '.format(degu.__version__))
     assert 'Note: ' + quick['pin_note'] in text
     assert 'Load average (1 min) at start / end: ' in text
     for heading in ('Ping-pong:', 'Large bodies:', 'Concurrent keep-alive',
@@ -227,7 +241,7 @@ def test_bad_usage(args: List[str], message: str,
     (out, err) = capsys.readouterr()
     assert out == ''
     assert message in err
-    assert err.startswith('usage: python3 -m degu bench')
+    assert err.startswith('usage: python3 -m benchmarks')
 
 
 def test_help(capsys: pytest.CaptureFixture[str]) -> None:
@@ -248,12 +262,115 @@ def test_families_parser(text: str, expected: List[str]) -> None:
 
 
 def test_import_is_cheap() -> None:
-    """Importing degu.bench builds no 16 MiB payload (it is made lazily)."""
-    assert 'LARGE_BODY' not in vars(bench)
-    code = ('import degu.bench as b; '
-            'print(len(b._LARGE), b.LARGE_SIZE)')
+    """Importing the benchmark builds no 16 MiB payload (it is made lazily)."""
+    code = ('import benchmarks.main, benchmarks.workload as w; '
+            'print(len(w._LARGE), w.LARGE_SIZE)')
     env = dict(os.environ, PYTHONPATH=TREE)
     out = subprocess.run([sys.executable, '-c', code], env=env,
-                         stdout=subprocess.PIPE, check=True,
+                         stdout=subprocess.PIPE, check=True, timeout=GUARD,
                          universal_newlines=True).stdout
     assert out == '0 16777216\n'
+
+
+def test_large_data_built_once() -> None:
+    (body, chunks) = workload.large_data()
+    assert len(body) == workload.LARGE_SIZE
+    assert len(chunks) == 17 and chunks[-1] == (None, b'')
+    assert b''.join(data for (_, data) in chunks) == body
+    assert workload.large_data()[0] is body
+
+
+# -- errors are counted ---------------------------------------------------------
+
+def failing_app(session: Any, request: Any, api: Any) -> Any:
+    raise RuntimeError('this app always fails')
+
+
+def wait_for_errors(server: servers.ServerProcess) -> Any:
+    deadline = time.monotonic() + 10  # against a hang only
+    while True:
+        (count, last) = server.errors()
+        if count or time.monotonic() > deadline:
+            return (count, last)
+        time.sleep(0.01)
+
+
+def test_app_exceptions_are_counted(tmp_path: Any) -> None:
+    address = servers.family_address('unix', str(tmp_path), 'failing')
+    server = servers.ServerProcess(servers.ServerSpec('degu', 'unix', address,
+                                                      app=failing_app))
+    try:
+        assert server.errors() == (0, None)
+        conn = degu_client('unix', server.address, None).connect()
+        try:
+            conn.get('/', {})
+        except Exception:
+            pass  # how the server answers a failing app is not this test's concern
+        conn.close()
+        (count, last) = wait_for_errors(server)
+    finally:
+        server.stop()
+    assert count >= 1
+    assert type(last) is str and last
+
+
+def test_counting_handler() -> None:
+    import logging
+    counter = servers.ErrorCounter()
+    counter.add('one')
+    assert (counter.count, counter.last) == (1, 'one')
+    handler = servers.CountingHandler(counter)
+    log = logging.getLogger('test_benchmarks.counting')
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        log.info('not counted')
+        log.warning('counted %d', 2)
+    finally:
+        log.removeHandler(handler)
+    assert (counter.count, counter.last) == (2, 'counted 2')
+
+
+# -- only the public API --------------------------------------------------------
+
+PUBLIC_MODULES = {'degu', 'degu.server', 'degu.client', 'degu.base', 'degu.misc',
+                  'degu.applib', 'degu.rgi', 'degu.util'}
+
+
+def degu_imports(path: str) -> List[Tuple[int, str, Optional[str]]]:
+    """``(line, module, name)`` of every import of Degu in one source file."""
+    found: List[Tuple[int, str, Optional[str]]] = []
+    for node in ast.walk(ast.parse(open(path).read(), path)):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split('.')[0] == 'degu':
+                    found.append((node.lineno, alias.name, None))
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and \
+                node.module is not None and node.module.split('.')[0] == 'degu':
+            for alias in node.names:
+                found.append((node.lineno, node.module, alias.name))
+    return found
+
+
+def test_uses_only_public_api() -> None:
+    sources = sorted(name for name in os.listdir(PACKAGE) if name.endswith('.py'))
+    assert 'servers.py' in sources and 'main.py' in sources
+    used = set()
+    for name in sources:
+        path = os.path.join(PACKAGE, name)
+        for (line, module, attr) in degu_imports(path):
+            where = '{}:{}'.format(name, line)
+            assert module in PUBLIC_MODULES, where
+            assert attr is None or not attr.startswith('_'), where
+            used.add(module)
+        text = open(path).read()
+        # No private attribute of Degu objects (Server._worker and the like;
+        # dunders such as degu.server.__file__ are fine).
+        assert re.search(r'\b(degu\.\w+\.|Server\.|Client\.)_(?!_)', text) is None, name
+        assert re.search(r'class \w+\((SSL)?(Server|Client|Connection)\)', text) is None, name
+        assert re.search(r'\bsuper\(\)\._(?!_)', text) is None, name
+    assert {'degu', 'degu.server', 'degu.client', 'degu.base', 'degu.misc'} <= used
+
+
+def test_no_bench_in_the_runtime_package() -> None:
+    assert not os.path.exists(os.path.join(os.path.dirname(degu.__file__), 'bench.py'))
