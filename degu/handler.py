@@ -48,6 +48,7 @@ connection only.
 import logging
 import socket
 import threading
+import time
 from typing import Any, Optional, Tuple
 
 from .addresses import credentials, nodelay
@@ -59,6 +60,11 @@ from .session import Request, Session
 from .sockio import Stream
 
 log = logging.getLogger('degu.server')
+
+# One line per request, when the server's access_log option is on (see
+# log_access() for the format).
+access_log = logging.getLogger('degu.access')
+ACCESS_FORMAT = '%s "%s %s" %d %d %.6f'
 
 # Statuses >= 400 after which the connection stays open: the request was
 # understood and fully handled, so the stream is still in a known state.
@@ -103,13 +109,15 @@ class LiveConnection:
     ``connection: close`` (``stopping`` is the server's flag).
     """
 
-    __slots__ = ('stream', 'stopping', 'idle', 'thread')
+    __slots__ = ('stream', 'stopping', 'idle', 'thread', 'access')
 
-    def __init__(self, stream: Stream, stopping: threading.Event) -> None:
+    def __init__(self, stream: Stream, stopping: threading.Event,
+                 access: bool = False) -> None:
         self.stream = stream
         self.stopping = stopping
         self.idle = False
         self.thread: Optional[threading.Thread] = None
+        self.access = access  # log each request on 'degu.access'
 
     def stop_if_idle(self) -> None:
         if self.idle:
@@ -208,9 +216,11 @@ def exchange(app: Any, live: LiveConnection, stream: Stream,
     phase = READING
     request: Optional[Request] = None
     sent = -1
+    started = 0.0
     try:
         incoming = read_request(stream)
         live.idle = False
+        started = time.monotonic()
         if incoming is None:
             if live.stopping.is_set():
                 session.close('the server is shutting down')
@@ -232,9 +242,55 @@ def exchange(app: Any, live: LiveConnection, stream: Stream,
         sent = stream.sent
         send_response(stream, status, reason, rheaders, rbody)
     except Exception as e:
-        return _fault(e, phase, stream, session, request, sent)
+        (linger, status, size) = _fault(e, phase, stream, session, request, sent)
+        if live.access and size:
+            log_access(session, request, status, size, started)
+        return linger
     session._requests += 1
+    if live.access:
+        log_access(session, request, status, stream.sent - sent, started)
     return None if why is None else True
+
+
+def peer_name(session: Session) -> str:
+    """The peer as an access log line shows it.
+
+    ``127.0.0.1:40000``, ``[::1]:40000``; over ``AF_UNIX``, ``unix:`` and the
+    peer's ``pid/uid/gid`` when known.
+
+    >>> peer_name(Session(('::1', 40000, 0, 0)))
+    '[::1]:40000'
+    >>> peer_name(Session(b'\\x00abc', (12, 1000, 1000)))
+    'unix:12/1000/1000'
+    """
+    address = session._address
+    if type(address) is tuple:
+        host = address[0]
+        if ':' in host:
+            host = '[' + host + ']'
+        return '{}:{}'.format(host, address[1])
+    credentials = session._credentials
+    if credentials is None:
+        return 'unix'
+    return 'unix:{}/{}/{}'.format(*credentials)
+
+
+def log_access(session: Session, request: Optional[Request], status: int,
+               size: int, started: float) -> None:
+    """One access log line: peer, method and URI, status, bytes, seconds.
+
+    ``127.0.0.1:40000 "GET /index.html" 200 1234 0.000210`` -- the bytes are
+    those of the whole response on the wire, the seconds from the request's
+    arrival to its response sent.  A request too malformed to say what it
+    was shows ``"- -"``.
+    """
+    if request is None:
+        (method, uri) = ('-', '-')
+    else:
+        (method, uri) = (request._method, request._uri)
+    elapsed = time.monotonic() - started if started else 0.0
+    access_log.info(ACCESS_FORMAT, peer_name(session), method, uri, status,
+                    max(size, 0), elapsed)
 
 
 def _expect_continue(stream: Stream, expect: str, body: Any) -> None:
@@ -314,10 +370,11 @@ def closing(live: LiveConnection, session: Session, request: Request,
 
 
 def _fault(error: Exception, phase: int, stream: Stream, session: Session,
-           request: Optional[Request], sent: int) -> bool:
+           request: Optional[Request], sent: int) -> Tuple[bool, int, int]:
     """Log *error* by whose fault it is; answer it if nothing was sent yet.
 
-    Returns whether to linger before closing (when an answer went out).
+    Returns whether to linger before closing, the status of the answer and
+    its size in bytes (``0`` when none was sent).
     """
     if isinstance(error, OSError):
         session.close(repr(error))
@@ -325,9 +382,8 @@ def _fault(error: Exception, phase: int, stream: Stream, session: Session,
                                                     and stream.buffered() == 0):
             # A request that stalled half-way (an idle connection that
             # times out is just closed).
-            _answer(stream, 408, 'Request Timeout', phase, sent)
-            return True
-        return False
+            return (True, 408, _answer(stream, 408, 'Request Timeout', phase, sent))
+        return (False, 0, 0)
     if isinstance(error, ProtocolError) and _peers_fault(phase, stream, request):
         (status, reason) = error_status(error)
         session.close('{} {}: {}'.format(status, reason, _cut(str(error))))
@@ -336,8 +392,7 @@ def _fault(error: Exception, phase: int, stream: Stream, session: Session,
         log.exception('- %s Error after handling %d requests:',
                       session, session.requests)
         session.close('{} {}: {}'.format(status, reason, _cut(repr(error))))
-    _answer(stream, status, reason, phase, sent)
-    return True
+    return (True, status, _answer(stream, status, reason, phase, sent))
 
 
 def _peers_fault(phase: int, stream: Stream, request: Optional[Request]) -> bool:
@@ -354,12 +409,17 @@ def _peers_fault(phase: int, stream: Stream, request: Optional[Request]) -> bool
     return body is not None and body.state != BODY_CONSUMED
 
 
-def _answer(stream: Stream, status: int, reason: str, phase: int, sent: int) -> None:
-    """Send an error answer, unless some of a response already went out."""
+def _answer(stream: Stream, status: int, reason: str, phase: int, sent: int) -> int:
+    """Send an error answer, unless some of a response already went out.
+
+    Returns the size of the answer sent, ``0`` if none was.
+    """
     if phase == ANSWERING and sent >= 0 and stream.sent != sent:
-        return  # part of a response is on the wire: all we can do is close
+        return 0  # part of a response is on the wire: all we can do is close
     stream.discard()
+    data = answer(status, reason)
     try:
-        stream.send_all(answer(status, reason))
+        stream.send_all(data)
     except (OSError, ValueError):
-        pass  # the peer is gone already
+        return 0  # the peer is gone already
+    return len(data)

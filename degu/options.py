@@ -18,7 +18,8 @@ from .limits import (
     SHUTDOWN_TIMEOUT,
 )
 
-SERVER_OPTIONS = ('max_connections', 'max_requests', 'timeout', 'shutdown_timeout')
+SERVER_OPTIONS = ('max_connections', 'max_requests', 'timeout', 'shutdown_timeout',
+                  'access_log')
 CLIENT_OPTIONS = ('host', 'authorization', 'timeout', 'on_connect')
 
 
@@ -72,7 +73,14 @@ def server_options(cls_name: str, options: Dict[str, Any],
         'shutdown_timeout': _check_timeout(
             options.get('shutdown_timeout', SHUTDOWN_TIMEOUT), False, 'shutdown_timeout'
         ),
+        'access_log': _check_bool('access_log', options.get('access_log', False)),
     }
+
+
+def _check_bool(name: str, value: Any) -> bool:
+    if type(value) is not bool:
+        raise TypeError(TYPE_ERROR.format(name, bool, type(value), value))
+    return value
 
 
 def _check_optional_str(name: str, value: Any) -> Any:

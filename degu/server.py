@@ -113,6 +113,7 @@ class Server:
         self.max_requests: int = checked['max_requests']
         self.timeout: Any = checked['timeout']
         self.shutdown_timeout: Any = checked['shutdown_timeout']
+        self.access_log: bool = checked['access_log']
 
     def __repr__(self) -> str:
         return '{}({!r}, {})'.format(
@@ -225,7 +226,7 @@ class Server:
     def _start(self, slots: threading.BoundedSemaphore, stream: Stream,
                address: Any) -> bool:
         """Serve *stream* in a thread of its own; False if none could start."""
-        live = LiveConnection(stream, self._shutdown)
+        live = LiveConnection(stream, self._shutdown, self.access_log)
         thread = threading.Thread(
             target=self._connection, args=(slots, live, address), daemon=True
         )

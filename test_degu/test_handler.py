@@ -8,6 +8,7 @@ in test_e2e.py and test_hardening.py.
 
 import io
 import logging
+import os
 import socket
 import threading
 from typing import Any, List, Optional
@@ -83,6 +84,43 @@ def test_answer() -> None:
         b'HTTP/1.1 505 HTTP Version Not Supported\r\ncontent-length: 0\r\n'
         b'connection: close\r\n\r\n'
     )
+
+
+def test_access_log(caplog: Any) -> None:
+    # One line per request, answered or refused; only when asked for.
+    def app(session: Any, request: Any, api: Any) -> Any:
+        if request.path == ['nope']:
+            return (404, 'Not Found', {}, None)
+        return (200, 'OK', {}, b'hello')
+    (ours, theirs) = socket.socketpair()
+    conn = LiveConnection(Stream(ours, server_side=True), threading.Event(), True)
+    thread = threading.Thread(target=serve_connection,
+                              args=(FakeServer(app), conn, b''))
+    with caplog.at_level(logging.INFO, logger='degu.access'):
+        thread.start()
+        theirs.sendall(b'GET /a?b HTTP/1.1\r\n\r\nHEAD /nope HTTP/1.1\r\n\r\n'
+                       b'GET / HTTP/1.0\r\n\r\n')
+        theirs.shutdown(socket.SHUT_WR)
+        thread.join(5)
+    theirs.close()
+    lines = [r for r in caplog.records if r.name == 'degu.access']
+    assert [r.levelno for r in lines] == [logging.INFO] * 3
+    text = [r.getMessage() for r in lines]
+    assert text[0].startswith('unix:{}/{}/{} "GET /a?b" 200 {} '.format(
+        os.getpid(), os.getuid(), os.getgid(), len(HELLO)))
+    assert text[1].startswith('unix:{}/{}/{} "HEAD /nope" 404 '.format(
+        os.getpid(), os.getuid(), os.getgid()))
+    assert text[2].startswith('unix:{}/{}/{} "- -" 505 {} '.format(
+        os.getpid(), os.getuid(), os.getgid(),
+        len(answer(505, 'HTTP Version Not Supported'))))
+    seconds = float(text[0].split()[-1])
+    assert 0 <= seconds < 5
+
+
+def test_no_access_log_by_default(caplog: Any) -> None:
+    with caplog.at_level(logging.INFO, logger='degu.access'):
+        run(FakeServer(hello), b'GET / HTTP/1.1\r\n\r\n')
+    assert [r for r in caplog.records if r.name == 'degu.access'] == []
 
 
 def test_keep_alive_then_client_closes(caplog: Any) -> None:

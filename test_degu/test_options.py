@@ -17,7 +17,7 @@ from degu.options import (
 
 def test_names() -> None:
     assert SERVER_OPTIONS == ('max_connections', 'max_requests', 'timeout',
-                              'shutdown_timeout')
+                              'shutdown_timeout', 'access_log')
     assert CLIENT_OPTIONS == ('host', 'authorization', 'timeout', 'on_connect')
 
 
@@ -34,12 +34,17 @@ def test_server_defaults() -> None:
         'max_requests': limits.DEFAULT_MAX_REQUESTS,
         'timeout': limits.DEFAULT_TIMEOUT,
         'shutdown_timeout': limits.SHUTDOWN_TIMEOUT,
+        'access_log': False,
     }
     assert server_options('Server', {'timeout': 2.5, 'max_requests': 1,
                                      'shutdown_timeout': 0.5}) == {
         'max_connections': 50, 'max_requests': 1, 'timeout': 2.5,
-        'shutdown_timeout': 0.5,
+        'shutdown_timeout': 0.5, 'access_log': False,
     }
+    assert server_options('Server', {'access_log': True})['access_log'] is True
+    with pytest.raises(TypeError) as cm:
+        server_options('Server', {'access_log': 1})
+    assert str(cm.value) == TYPE_ERROR.format('access_log', bool, int, 1)
 
 
 @pytest.mark.parametrize('value, exc, message', [
