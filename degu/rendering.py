@@ -103,9 +103,19 @@ def header_line(key: str, value: Any) -> str:
     """``'\\r\\nkey: value'`` for a checked *key*, after checking *value*.
 
     The value is rendered with ``str()`` (``int``, ``Range`` and
-    ``ContentRange`` say what they are), then must pass the parser.
+    ``ContentRange`` say what they are), then must pass the parser.  Except
+    ``bytes``, ``bytearray`` and ``bool``: what their ``str()`` says
+    (``"b'x'"``, ``'True'``) is never what was meant.
     """
-    text = value if type(value) is str else str(value)
+    kind = type(value)
+    if kind is str:
+        text: str = value
+    elif kind is bytes or kind is bytearray or kind is bool:
+        raise TypeError(TYPE_ERROR.format(
+            'headers[{!r}]'.format(key), str, kind, value
+        ))
+    else:
+        text = str(value)
     if not text.isascii():
         raise ValueError('bad val: {!r}'.format(text))
     try:
@@ -133,10 +143,17 @@ def check_response_headers(headers: Headers) -> None:
 
 
 def check_headers(headers: Any) -> None:
-    """A ``dict`` of at most ``MAX_HEADER_COUNT`` items with good keys."""
+    """A ``dict`` of at most ``MAX_HEADER_COUNT`` items with good keys.
+
+    (``connection`` is not counted: a server adds ``connection: close`` to a
+    response when it decides to close, which must not make a response the
+    app was allowed to give too big.)
+    """
     if type(headers) is not dict:
         raise TypeError(TYPE_ERROR.format('headers', dict, type(headers), headers))
     count = len(headers)
+    if 'connection' in headers:
+        count -= 1
     if count > MAX_HEADER_COUNT:
         raise ValueError(
             'need len(headers) <= {}; got {}'.format(MAX_HEADER_COUNT, count)

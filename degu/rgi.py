@@ -64,14 +64,29 @@ BODY_METHODS = ('PUT', 'POST')
 BODY_READY = 0
 BODY_CONSUMED = 2
 
-# Valid response status codes.
-MIN_STATUS = 100
+# Valid statuses of a final response (1xx are interim only).
+MIN_STATUS = 200
 MAX_STATUS = 599
+
+# Statuses whose responses never have a body (RFC 9110 section 6.4.1).
+NO_BODY_STATUSES = (204, 304)
+
+# The largest bytes body, the most headers a response may carry (not
+# counting ``connection``, which the server may add), and the longest
+# header name: the same numbers as degu.limits.
+MAX_BODY_SIZE = 16777216
+MAX_HEADER_COUNT = 20
+MAX_NAME_LEN = 64
+
+# What an outgoing header name is made of.
+NAME_CHARS = frozenset('-0123456789abcdefghijklmnopqrstuvwxyz')
 
 # Header values that may be objects instead of ``str``, by class name.
 OBJECT_VALUES = {'range': 'Range', 'content-range': 'ContentRange'}
 
-# Fields of a namedtuple response that is accepted in place of a tuple.
+# The namedtuple a client connection returns, which a reverse proxy may hand
+# back as its response: recognised by its name and fields.
+RESPONSE_NAME = 'Response'
 RESPONSE_FIELDS = ('status', 'reason', 'headers', 'body')
 
 # The original Degu's wording, kept for code (and tests) that match on it.
@@ -278,36 +293,145 @@ def _check_request(request: Any) -> None:
 
 
 def _is_response_tuple(response: Any) -> bool:
-    if type(response) is tuple:
+    """An exact tuple, or the ``Response`` namedtuple of a client connection."""
+    kind = type(response)
+    if kind is tuple:
         return True
-    return isinstance(response, tuple) and (
-        getattr(type(response), '_fields', None) == RESPONSE_FIELDS
+    return isinstance(response, tuple) and kind.__name__ == RESPONSE_NAME and (
+        getattr(kind, '_fields', None) == RESPONSE_FIELDS
     )
 
 
-def _check_response_body(headers: Dict[str, Any], body: Any) -> None:
-    """The framing of a non-``HEAD`` response."""
-    if body is None:
-        for key in (LENGTH, ENCODING):
-            if key in headers:
-                raise ValueError(
-                    'response.headers must not include {!r} when '
-                    'response.body is None'.format(key)
+def _is_visible(text: str) -> bool:
+    """Only printable ASCII: the visible characters (VCHAR) and the space."""
+    return text.isascii() and text.isprintable()
+
+
+def _is_number(text: str) -> bool:
+    """1 to 16 ASCII digits, without a leading zero (but ``'0'``)."""
+    return (0 < len(text) <= 16 and text.isascii() and text.isdigit()
+            and (text[0] != '0' or text == '0'))
+
+
+def _is_content_range(text: str) -> bool:
+    """``bytes START-END/TOTAL`` (``START <= END < TOTAL``) or ``bytes */TOTAL``."""
+    if text[:6] != 'bytes ':
+        return False
+    (span, slash, total) = text[6:].partition('/')
+    if not (slash and _is_number(total)):
+        return False
+    if span == '*':
+        return True
+    (start, dash, end) = span.partition('-')
+    return (bool(dash) and _is_number(start) and _is_number(end)
+            and int(start) <= int(end) < int(total))
+
+
+def _check_output_headers(headers: Any) -> None:
+    """What a response's headers may be: the rules the server renders by."""
+    _check_type('response.headers', headers, dict)
+    for (key, value) in headers.items():
+        _check_type('response.headers key', key, str)
+        if key.casefold() != key:
+            raise ValueError(
+                'response.headers key must be casefolded; got {!r}'.format(key)
+            )
+        if not key or len(key) > MAX_NAME_LEN or not NAME_CHARS.issuperset(key):
+            raise ValueError(
+                'response.headers key must be 1 to {} of [a-z0-9-]; got {!r}'.format(
+                    MAX_NAME_LEN, key
                 )
+            )
+        _check_output_value('response.headers[{!r}]'.format(key), key, value)
+    if LENGTH in headers and ENCODING in headers:
+        raise ValueError(
+            'response.headers: cannot have both content-length and '
+            'transfer-encoding headers'
+        )
+    if 'range' in headers:
+        raise ValueError("response.headers cannot include a 'range' header")
+
+
+def _check_output_value(name: str, key: str, value: Any) -> None:
+    kind = type(value)
+    if key == LENGTH:
+        _check_type(name, value, int)
+        if value < 0:
+            raise ValueError('{} must be >= 0; got {!r}'.format(name, value))
         return
+    if key == 'content-range' and kind is not str:
+        if kind.__name__ != 'ContentRange':
+            raise TypeError(
+                '{}: need a {!r} or a {!r}; got a {!r}: {!r}'.format(
+                    name, str, 'ContentRange', kind, value
+                )
+            )
+        return
+    if kind is bytes or kind is bytearray or kind is bool or kind is float:
+        # Their str() ("b'x'", 'True') is never what was meant.
+        raise TypeError(TYPE_ERROR.format(name, str, kind, value))
+    text = value if kind is str else str(value)
+    if not text or not _is_visible(text) or text != text.strip(' '):
+        raise ValueError(
+            '{} must be visible ASCII, without spaces at its ends; got {!r}'.format(
+                name, text
+            )
+        )
+    if key == ENCODING and text != 'chunked':
+        raise ValueError("{} must be 'chunked'; got {!r}".format(name, text))
+    if key == 'connection' and text != 'close':
+        raise ValueError("{} can only be 'close'; got {!r}".format(name, text))
+    if key == 'content-range' and not _is_content_range(text):
+        raise ValueError('{}: bad content-range: {!r}'.format(name, text))
+
+
+def _response_body_length(body: Any) -> Optional[int]:
+    """The length a body implies (``None``: chunked), after checking it."""
     if type(body) is bytes or type(body) is bytearray:
-        length = len(body)
-        condition = 'response.body is a {!r}'.format(type(body))
-        source = 'len(response.body)'
-    elif _check_body_object('response.body', body, 'when returned by app()'):
+        if len(body) > MAX_BODY_SIZE:
+            raise ValueError('len(response.body) must be <= {}; got {}'.format(
+                MAX_BODY_SIZE, len(body)
+            ))
+        return len(body)
+    if _check_body_object('response.body', body, 'when returned by app()'):
+        return None
+    length: int = body.content_length
+    return length
+
+
+def _check_response_body(status: int, headers: Dict[str, Any], body: Any) -> None:
+    """The framing of a response to anything but ``HEAD``."""
+    if body is None:
+        if ENCODING in headers:
+            raise ValueError(
+                "response.headers must not include 'transfer-encoding' when "
+                'response.body is None'
+            )
+        if status == 304:
+            return  # its content-length describes the cached representation
+        if LENGTH in headers and (status == 204 or headers[LENGTH] != 0):
+            raise ValueError(
+                "response.headers must not include 'content-length' when "
+                'response.body is None'
+            )
+        return
+    if status in NO_BODY_STATUSES:
+        raise ValueError(
+            'response.body must be None when response.status is {}; got a {!r}'
+            .format(status, type(body))
+        )
+    length = _response_body_length(body)
+    if length is None:
         if LENGTH in headers:
             raise ValueError(
                 "response.headers must not include 'content-length' when "
                 'response.body.chunked is True'
             )
         return
+    if type(body) is bytes or type(body) is bytearray:
+        condition = 'response.body is a {!r}'.format(type(body))
+        source = 'len(response.body)'
     else:
-        length = body.content_length
         condition = 'response.body.chunked is False'
         source = 'response.body.content_length'
     if ENCODING in headers:
@@ -320,6 +444,14 @@ def _check_response_body(headers: Dict[str, Any], body: Any) -> None:
             "response.headers['content-length'] must be {} ({!r}); got {!r}"
             .format(source, length, headers[LENGTH])
         )
+
+
+def _framing_added(method: str, status: int, headers: Dict[str, Any],
+                   body: Any) -> int:
+    """How many framing headers the server adds to *headers* (0 or 1)."""
+    if method == 'HEAD' or (body is None and status in NO_BODY_STATUSES):
+        return 0
+    return 0 if (LENGTH in headers or ENCODING in headers) else 1
 
 
 def _check_response(method: str, response: Any) -> None:
@@ -341,13 +473,12 @@ def _check_response(method: str, response: Any) -> None:
             )
         )
     _check_type('response.reason', reason, str)
-    if not reason or not reason.isascii():
+    if not reason or not _is_visible(reason):
         raise ValueError(
-            'response.reason must be a non-empty ASCII str; got {!r}'.format(
-                reason
-            )
+            'response.reason must be a non-empty str of visible ASCII and '
+            'spaces; got {!r}'.format(reason)
         )
-    _check_headers('response.headers', headers)
+    _check_output_headers(headers)
     if method == 'HEAD':
         # Framing headers are allowed: they describe the entity.
         if body is not None:
@@ -355,8 +486,15 @@ def _check_response(method: str, response: Any) -> None:
                 'request method is HEAD, but response body is not None: {!r}'
                 .format(type(body))
             )
-        return
-    _check_response_body(headers, body)
+    else:
+        _check_response_body(status, headers, body)
+    count = len(headers) - ('connection' in headers)
+    count += _framing_added(method, status, headers, body)
+    if count > MAX_HEADER_COUNT:
+        raise ValueError(
+            'response.headers: need at most {} headers, with the framing header '
+            'the server adds; got {}'.format(MAX_HEADER_COUNT, count)
+        )
 
 
 class Validator:
@@ -397,10 +535,9 @@ class Validator:
         """
         _check_session(session)
         _check_request(request)
-        body = request.body
         response = self.app(session, request, api)
-        if body is not None:
-            _check_state('request.body', body, BODY_CONSUMED, AFTER)
+        # (The app may leave the request body unread: the server then
+        # closes the connection after the response.)
         _check_uri(request, AFTER)
         _check_response(request.method, response)
         return response

@@ -211,9 +211,15 @@ def test_remembered_names_do_not_skip_type_checks():
 
 
 def test_remembered_lines_keep_value_types_apart():
-    # 1 == 1.0 == True, but each renders as its own str().
-    for (value, text) in [(1, '1'), (True, 'True'), (1.0, '1.0'), ('1', '1'),
-                          (1, '1'), (True, 'True')]:
+    # 1 == 1.0 == True, but each renders as its own str() -- or, for a
+    # bool, not at all (str(True) is never what was meant).
+    for (value, text) in [(1, '1'), (True, None), (1.0, '1.0'), ('1', '1'),
+                          (1, '1'), (True, None), (1.0, '1.0')]:
+        if text is None:
+            assert outcome(caches.render_response, 200, 'OK', {'x-n': value}) == (
+                TypeError, TYPE_ERROR.format("headers['x-n']", str, bool, value)
+            )
+            continue
         assert caches.render_response(200, 'OK', {'x-n': value}) == (
             'HTTP/1.1 200 OK\r\nx-n: {}\r\n\r\n'.format(text).encode()
         )

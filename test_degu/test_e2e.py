@@ -1891,3 +1891,51 @@ def test_curl(serve: Callable[..., Live], family: str, tmpdir_short: str) -> Non
     out = _curl(live, family, '-T', filename, 'URL/up2')
     assert out == b'hello, world'
     assert app.seen[-1]['body'] == ('Body', len(blob), blob)
+
+
+# ---------------------------------------------------------------------------
+# The RGI response contract, case by case (test_degu/contract_cases.py):
+# the server sends what the contract accepts and answers 500 to the rest.
+# test_rgi.py holds rgi.Validator to the very same table.
+
+from test_degu.contract_cases import ACCEPTED, REFUSED, by_name  # noqa: E402
+
+
+def contract_app(session: Session, request: Request, api: Any) -> Any:
+    case = CONTRACT_CASES[request.path[0]]
+    body = request.body
+    if body is not None:
+        if case.read == 'all':
+            body.read()
+        elif case.read == 'some':
+            body.read(2)
+    return case.respond(api)
+
+
+CONTRACT_CASES = {case.name: case for case in ACCEPTED + REFUSED}
+
+
+def _contract_request(live: Live, case: Any) -> Tuple[Response, Any]:
+    """The response to *case*, and its body read (or None)."""
+    conn = live.connect()
+    try:
+        body = b'hello' if case.method == 'PUT' else None
+        response = conn.request(case.method, '/' + case.name, {}, body)
+        return (response, None if response.body is None else consume(response.body))
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize('case', by_name(ACCEPTED))
+def test_contract_accepted_by_the_server(serve: Callable[..., Live], case: Any) -> None:
+    live = serve(contract_app)
+    (response, _body) = _contract_request(live, case)
+    assert response.status == case.respond(api)[0]
+
+
+@pytest.mark.parametrize('case', by_name(REFUSED))
+def test_contract_refused_by_the_server(serve: Callable[..., Live], case: Any) -> None:
+    live = serve(contract_app)
+    (response, _body) = _contract_request(live, case)
+    headers = {'content-length': 0} if case.method == 'HEAD' else {}
+    assert response == Response(500, 'Internal Server Error', headers, None)
