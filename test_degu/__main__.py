@@ -14,8 +14,8 @@ with one of two interpreters:
 2. **Otherwise, a project-local virtual environment**, ``.test-venv/`` at the
    top of the source tree (git-ignored), created on first use.  pip installs
    there what the tests need: pytest and coverage (required), and
-   setuptools, wheel, mypy (for the compiled run) and h11 (for the interop
-   tests) when they can be installed; what cannot (offline, say) is
+   setuptools, wheel, mypy (for the compiled run), h11 and requests (real
+   peers for the interop tests) when they can be installed; what cannot (offline, say) is
    reported, and the tests that need it skip.  ``--venv`` chooses this even
    when 1 would do.  Delete the directory to start afresh.
 
@@ -49,8 +49,8 @@ VENV = os.path.join(TREE, '.test-venv')
 REQUIRED = ('pytest', 'coverage')
 # Installed into the virtual environment when possible; each is optional.
 # setuptools and wheel: the mypyc build (Python 3.12+ venvs have no
-# setuptools); mypy: provides mypyc; h11: the interop tests.
-OPTIONAL = ('setuptools', 'wheel', 'mypy', 'h11')
+# setuptools); mypy: provides mypyc; h11 and requests: the interop tests.
+OPTIONAL = ('setuptools', 'wheel', 'mypy', 'h11', 'requests')
 
 # Tests that are about packaging or the docs, not about the compiled code;
 # they run once, in the pure run.

@@ -167,3 +167,18 @@ def by_name(cases: List[Case]) -> List[Any]:
     """The cases as pytest parameters, each with its name as id."""
     import pytest
     return [pytest.param(case, id=case.name) for case in cases]
+
+
+CASES = {case.name: case for case in ACCEPTED + REFUSED}
+
+
+def contract_app(session: Any, request: Any, api: Any) -> Any:
+    """An app answering ``/<name>`` as the case of that name says."""
+    case = CASES[request.path[0]]
+    body = request.body
+    if body is not None:
+        if case.read == 'all':
+            body.read()
+        elif case.read == 'some':
+            body.read(2)
+    return case.respond(api)

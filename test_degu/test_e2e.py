@@ -44,14 +44,10 @@ from degu.base import (
 from degu.client import Client, Connection, Response
 from degu.errors import ConnectionClosedError
 from degu.server import Request, Server, Session
+from test_degu.helpers import PATIENCE, Live, answer, recv_all, wait_until
 
 HAVE_ABSTRACT = os.uname().sysname == 'Linux'
 CURL = shutil.which('curl')
-
-# Generous bound for anything that should happen "soon" (a server closing a
-# connection, a thread ending).  Only ever reached when a test fails.
-PATIENCE = 5
-
 
 def _have_ipv6() -> bool:
     try:
@@ -70,34 +66,6 @@ UNIX_FAMILIES = ('unix', 'abstract')
 
 # ---------------------------------------------------------------------------
 # Fixtures: address families and live servers
-
-class Live:
-    """A ``Server`` whose ``serve_forever()`` runs in a daemon thread."""
-
-    def __init__(self, address: Any, app: Any, **options: Any) -> None:
-        self.server = Server(address, app, **options)
-        self.address = self.server.address
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, daemon=True
-        )
-        self.thread.start()
-
-    def client(self, **options: Any) -> Client:
-        options.setdefault('timeout', PATIENCE)
-        return Client(self.address, **options)
-
-    def connect(self, **options: Any) -> Connection:
-        return self.client(**options).connect()
-
-    def raw(self) -> socket.socket:
-        """A plain connected socket (timeout PATIENCE) for byte-level checks."""
-        return self.client().create_socket()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.thread.join(PATIENCE)
-        assert not self.thread.is_alive(), 'serve_forever() did not return'
-
 
 @pytest.fixture
 def tmpdir_short() -> Iterator[str]:
@@ -150,20 +118,6 @@ def serve(new_address: Callable[[], Any]) -> Iterator[Callable[..., Live]]:
 # ---------------------------------------------------------------------------
 # Helpers
 
-def recv_all(sock: socket.socket) -> bytes:
-    """Read until the peer closes (EOF or reset); raises on timeout."""
-    parts: List[bytes] = []
-    while True:
-        try:
-            data = sock.recv(65536)
-        except ConnectionResetError:
-            break
-        if not data:
-            break
-        parts.append(data)
-    return b''.join(parts)
-
-
 def recv_exactly(sock: socket.socket, size: int) -> bytes:
     data = b''
     while len(data) < size:
@@ -186,22 +140,7 @@ def assert_said_close(conn: Connection) -> None:
     assert str(cm.value) == "Connection is closed: the server sent 'connection: close'"
 
 
-def answer(status: int, reason: str) -> bytes:
-    """The server's error answer: framed, empty, closing."""
-    return 'HTTP/1.1 {} {}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n'.format(
-        status, reason
-    ).encode()
-
-
-ANSWER_500 = answer(500, 'Internal Server Error')
-
-
-def wait_until(condition: Callable[[], bool]) -> None:
-    """The server updates a session after it sent the response: poll."""
-    deadline = time.monotonic() + PATIENCE
-    while not condition():
-        assert time.monotonic() < deadline, 'condition never met'
-        time.sleep(0.001)
+ANSWER_500 = answer(500)
 
 
 def wait_for_log(caplog: Any, text: str) -> logging.LogRecord:
@@ -1898,21 +1837,7 @@ def test_curl(serve: Callable[..., Live], family: str, tmpdir_short: str) -> Non
 # the server sends what the contract accepts and answers 500 to the rest.
 # test_rgi.py holds rgi.Validator to the very same table.
 
-from test_degu.contract_cases import ACCEPTED, REFUSED, by_name  # noqa: E402
-
-
-def contract_app(session: Session, request: Request, api: Any) -> Any:
-    case = CONTRACT_CASES[request.path[0]]
-    body = request.body
-    if body is not None:
-        if case.read == 'all':
-            body.read()
-        elif case.read == 'some':
-            body.read(2)
-    return case.respond(api)
-
-
-CONTRACT_CASES = {case.name: case for case in ACCEPTED + REFUSED}
+from test_degu.contract_cases import ACCEPTED, REFUSED, by_name, contract_app  # noqa: E402
 
 
 def _contract_request(live: Live, case: Any) -> Tuple[Response, Any]:

@@ -1,0 +1,92 @@
+"""Helpers shared by the end-to-end tests: live servers and raw sockets."""
+
+import socket
+import threading
+from typing import Any, List
+
+from degu.client import Client, Connection
+from degu.server import Server
+
+# Bound for anything that should happen at once (a server answering or
+# closing, a thread ending).  Only reached when a test fails.
+PATIENCE = 5.0
+
+# The reason phrase of each status the server answers errors with.
+REASONS = {
+    400: 'Bad Request', 408: 'Request Timeout', 413: 'Content Too Large',
+    414: 'URI Too Long', 417: 'Expectation Failed',
+    431: 'Request Header Fields Too Large', 500: 'Internal Server Error',
+    501: 'Not Implemented', 503: 'Service Unavailable',
+    505: 'HTTP Version Not Supported',
+}
+
+
+def answer(status: int, reason: str = '') -> bytes:
+    """The server's error answer: framed, empty, saying it closes."""
+    return 'HTTP/1.1 {} {}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n'.format(
+        status, reason or REASONS[status]
+    ).encode()
+
+
+class Live:
+    """A ``Server`` whose ``serve_forever()`` runs in a daemon thread."""
+
+    def __init__(self, address: Any, app: Any, **options: Any) -> None:
+        self.server = Server(address, app, **options)
+        self.address = self.server.address
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, daemon=True
+        )
+        self.thread.start()
+
+    def client(self, **options: Any) -> Client:
+        options.setdefault('timeout', PATIENCE)
+        return Client(self.address, **options)
+
+    def connect(self, **options: Any) -> Connection:
+        return self.client(**options).connect()
+
+    def raw(self) -> socket.socket:
+        """A plain connected socket (timeout PATIENCE) for byte-level checks."""
+        return self.client().create_socket()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(PATIENCE)
+        assert not self.thread.is_alive(), 'serve_forever() did not return'
+
+
+def recv_all(sock: socket.socket) -> bytes:
+    """Read until the peer closes (EOF or reset); raises on timeout."""
+    parts: List[bytes] = []
+    while True:
+        try:
+            data = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not data:
+            break
+        parts.append(data)
+    return b''.join(parts)
+
+
+def exchange(address: Any, data: bytes) -> bytes:
+    """Send raw *data* on a new connection, close the sending side, and
+    return every byte the server sends back until it closes."""
+    sock = Client(address, timeout=PATIENCE).create_socket()
+    try:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        return recv_all(sock)
+    finally:
+        sock.close()
+
+
+def wait_until(condition: Any, what: str = 'a condition') -> None:
+    """Poll *condition* (for up to PATIENCE seconds): a server updates its
+    sessions and logs after it sent the response the client already read."""
+    import time
+    deadline = time.monotonic() + PATIENCE
+    while not condition():
+        assert time.monotonic() < deadline, 'gave up waiting for ' + what
+        time.sleep(0.001)
