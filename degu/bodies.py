@@ -339,7 +339,8 @@ class Body(_IncomingBody):
                 raise
             self._remaining = remaining - want
         if size is None:
-            self._done()
+            self._state = BODY_CONSUMED
+            self._src.finished()
         return data
 
     def __iter__(self) -> Iterator[bytes]:

@@ -100,18 +100,27 @@ def _cut(text: str) -> str:
 # ---------------------------------------------------------------------------
 # One connection
 
+class Switch:
+    """A flag that every connection of a server reads, cheaply, per request."""
+
+    __slots__ = ('on',)
+
+    def __init__(self) -> None:
+        self.on = False
+
+
 class LiveConnection:
     """A connection being served, as the server's shutdown sees it.
 
     ``idle`` is true while the connection waits for a request (or lingers
     on its way out): a shutdown may end it at once.  Otherwise a request is
     in flight, and a shutdown lets it finish: its response then says
-    ``connection: close`` (``stopping`` is the server's flag).
+    ``connection: close`` (``stopping.on`` is the server's flag).
     """
 
     __slots__ = ('stream', 'stopping', 'idle', 'thread', 'access')
 
-    def __init__(self, stream: Stream, stopping: threading.Event,
+    def __init__(self, stream: Stream, stopping: Switch,
                  access: bool = False) -> None:
         self.stream = stream
         self.stopping = stopping
@@ -192,9 +201,9 @@ def serve_requests(app: Any, live: LiveConnection, session: Session) -> bool:
     """
     stream = live.stream
     stopping = live.stopping
-    while not stopping.is_set():
+    while not stopping.on:
         live.idle = True
-        if stopping.is_set():  # (a shutdown that came in between)
+        if stopping.on:  # (a shutdown that came in between)
             break
         ending = exchange(app, live, stream, session)
         if ending is not None:
@@ -220,9 +229,10 @@ def exchange(app: Any, live: LiveConnection, stream: Stream,
     try:
         incoming = read_request(stream)
         live.idle = False
-        started = time.monotonic()
+        if live.access:
+            started = time.monotonic()
         if incoming is None:
-            if live.stopping.is_set():
+            if live.stopping.on:
                 session.close('the server is shutting down')
             else:
                 session.close('client closed the connection')
@@ -347,13 +357,13 @@ def closing(live: LiveConnection, session: Session, request: Request,
             why = 'request body not read'
     elif session._closed:
         why = session._message  # the app closed the session
-    elif wants_close(request._headers):
+    elif 'connection' in request._headers and wants_close(request._headers):
         why = 'the client asked to close'
     elif status >= 400 and status not in KEEP_ALIVE_ERRORS:
         why = '{} {}'.format(status, reason)
     elif session._requests + 1 >= session._max_requests:
         why = 'max_requests'
-    elif live.stopping.is_set():
+    elif live.stopping.on:
         why = 'the server is shutting down'
     if type(headers) is dict and 'connection' in headers:
         if headers['connection'] != 'close':

@@ -55,7 +55,10 @@ def set_output_headers(headers: Headers, body: Any) -> None:
     if body is not None:
         kind = type(body)
         if kind is bytes or kind is bytearray:
-            set_default_header(headers, 'content-length', len(body))
+            if 'content-length' not in headers:  # (the usual case, made quick)
+                headers['content-length'] = len(body)
+            else:
+                set_default_header(headers, 'content-length', len(body))
         elif kind is Body or kind is BodyIter:
             set_default_header(headers, 'content-length', body.content_length)
         elif kind is ChunkedBody or kind is ChunkedBodyIter:
@@ -141,12 +144,18 @@ def read_request(stream: Stream) -> Optional[Request]:
     if preamble is None:
         return None
     (method, uri, headers, path, query) = parse_request(preamble)
-    if 'content-length' in headers and headers['content-length'] == 0:
-        if not (METHOD_BITS[method] & PUT_POST_MASK):
+    body: Any = None
+    if 'content-length' in headers:
+        length = headers['content-length']
+        if length or METHOD_BITS[method] & PUT_POST_MASK:
+            body = Body(stream, length)
+        else:
             # "No body", said explicitly (requests sends it with DELETE):
             # the app sees a request without one.
             del headers['content-length']
-    return (method, uri, headers, _announced_body(stream, headers), path, query)
+    elif 'transfer-encoding' in headers:
+        body = ChunkedBody(stream)
+    return (method, uri, headers, body, path, query)
 
 
 def wants_close(headers: Headers) -> bool:

@@ -27,7 +27,7 @@ import time
 from typing import Any, Callable, ClassVar, Dict, Optional, Set, Tuple
 
 from . import addresses
-from .handler import LiveConnection, answer, serve_connection
+from .handler import LiveConnection, Switch, answer, serve_connection
 from .limits import ACCEPT_RETRY_DELAY, SHUTDOWN_POLL, SLOT_WAIT, THREAD_STACK_SIZE
 from .options import SERVER_OPTIONS, server_options
 from .session import Request, Session
@@ -95,6 +95,8 @@ class Server:
             raise
         self.address = self.sock.getsockname()
         self._shutdown = threading.Event()
+        # The same flag, as the connections read it (cheaply, per request).
+        self._stopping = Switch()
         self._lock = threading.Lock()
         # The connections being served (guarded by _lock).
         self._live: Set[LiveConnection] = set()
@@ -143,6 +145,7 @@ class Server:
         Returns once every connection has ended (a call from inside one of
         them does not wait for that one).
         """
+        self._stopping.on = True
         self._shutdown.set()
         with self._lock:
             try:
@@ -226,7 +229,7 @@ class Server:
     def _start(self, slots: threading.BoundedSemaphore, stream: Stream,
                address: Any) -> bool:
         """Serve *stream* in a thread of its own; False if none could start."""
-        live = LiveConnection(stream, self._shutdown, self.access_log)
+        live = LiveConnection(stream, self._stopping, self.access_log)
         thread = threading.Thread(
             target=self._connection, args=(slots, live, address), daemon=True
         )

@@ -17,7 +17,14 @@ import pytest
 
 from degu.bodies import Body
 from degu.errors import TYPE_ERROR, ProtocolError
-from degu.handler import CONTINUE, LiveConnection, answer, check_response, serve_connection
+from degu.handler import (
+    CONTINUE,
+    LiveConnection,
+    Switch,
+    answer,
+    check_response,
+    serve_connection,
+)
 from degu.messages import Response
 from degu.session import Request
 from degu.sockio import Stream
@@ -38,7 +45,7 @@ class FakeServer:
 
 
 def live(stream: Stream) -> LiveConnection:
-    return LiveConnection(stream, threading.Event())
+    return LiveConnection(stream, Switch())
 
 
 def run(server: FakeServer, data: bytes) -> bytes:
@@ -93,7 +100,7 @@ def test_access_log(caplog: Any) -> None:
             return (404, 'Not Found', {}, None)
         return (200, 'OK', {}, b'hello')
     (ours, theirs) = socket.socketpair()
-    conn = LiveConnection(Stream(ours, server_side=True), threading.Event(), True)
+    conn = LiveConnection(Stream(ours, server_side=True), Switch(), True)
     thread = threading.Thread(target=serve_connection,
                               args=(FakeServer(app), conn, b''))
     with caplog.at_level(logging.INFO, logger='degu.access'):
