@@ -145,9 +145,14 @@ class Connection:
     def post(self, uri: str, headers: Dict[str, Any], body: Any) -> Response:
         return self.request('POST', uri, headers, body)
 
-    def get_range(self, uri: str, headers: Dict[str, Any], start: int,
-                  stop: int) -> Response:
-        """GET bytes ``start`` up to (not including) ``stop``."""
+    def get_range(self, uri: str, headers: Dict[str, Any], start: Any,
+                  stop: Any) -> Response:
+        """GET bytes ``start`` up to (not including) ``stop``.
+
+        ``stop=None`` asks from ``start`` to the end (``bytes=N-``); a
+        negative ``start`` with ``stop=None`` asks for the last ``-start``
+        bytes (``bytes=-N``).  (Typed ``Any``: ``Range`` checks them.)
+        """
         set_default_header(headers, 'range', Range(start, stop))
         return self.request('GET', uri, headers, None)
 

@@ -1356,6 +1356,25 @@ def test_files_server_416_client(www: str, sockdir: str) -> None:
         conn.close()
 
 
+def test_files_server_open_and_suffix_ranges_from_the_client(www: str, sockdir: str) -> None:
+    """Connection.get_range() with an open (stop None) or suffix (negative
+    start) range, resolved by FilesApp against the file's size."""
+    app = FilesApp(www)
+    data = FILES['a.txt']
+    with serving(make_address('unix', sockdir, 'files'), app) as server:
+        conn = Client(server.address).connect()
+        for (start, expected) in [(5, data[5:]), (-5, data[-5:]), (0, data),
+                                  (-(A_LEN + 10), data)]:
+            headers: Dict[str, Any] = {}
+            r = conn.get_range('/a.txt', headers, start, None)
+            assert headers['range'] == Range(start, None)
+            assert r.status == 206
+            assert r.body.read() == expected
+            first = A_LEN - len(expected)
+            assert r.headers['content-range'] == ContentRange(first, A_LEN, A_LEN)
+        conn.close()
+
+
 @pytest.mark.parametrize('family', FAMILIES)
 def test_files_server_percent_names(www: str, sockdir: str, family: str) -> None:
     """Spaces, UTF-8 and escaped punctuation in names, through the server."""
