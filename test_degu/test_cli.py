@@ -2,12 +2,11 @@
 
 Most tests run the real command in a subprocess: ``serve`` on a port chosen
 by the kernel or on an ``AF_UNIX`` path in a temporary directory, read the
-``Serving on ...`` line, talk to it with ``request`` (and ``curl`` when
+``Serving on URL`` line, talk to it with ``request`` (and ``curl`` when
 installed), then SIGINT and expect exit status 0.  The pure helpers
 (address parsing, app loading, chunk lines) are tested in-process.
 """
 
-import ast
 import errno
 import importlib.util
 import inspect
@@ -27,16 +26,13 @@ import pytest
 from degu import cli
 from degu.server import Server
 
-TREE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from .serving import GUARD, Serving, address_text, run_degu
+
 CURL = shutil.which('curl')
 HAVE_APPLIB = importlib.util.find_spec('degu.applib') is not None
 needs_applib = pytest.mark.skipif(not HAVE_APPLIB, reason='degu.applib not there yet')
 needs_curl = pytest.mark.skipif(CURL is None, reason='curl not installed')
 LINUX = sys.platform.startswith('linux')
-
-# How long any one subprocess may take before the test fails (not a timing
-# assertion: only a guard against hanging forever).
-GUARD = 30
 
 # The app module the subprocesses import with ``--app``.
 APP_MODULE = '''
@@ -80,93 +76,9 @@ class Holder:
 
 # -- helpers -------------------------------------------------------------------
 
-def degu_env() -> Dict[str, str]:
-    env = dict(os.environ)
-    env['PYTHONPATH'] = TREE + os.pathsep + env.get('PYTHONPATH', '')
-    return env
-
-
-def run_degu(*args: str, cwd: Optional[str] = None,
-             stdin: bytes = b'') -> 'subprocess.CompletedProcess[bytes]':
-    return subprocess.run(
-        [sys.executable, '-m', 'degu'] + list(args),
-        cwd=cwd, env=degu_env(), input=stdin, capture_output=True,
-        timeout=GUARD,
-    )
-
-
 def oserror_text(code: int) -> str:
     """How an OSError with *code* prints, e.g. ``[Errno 2] No such file or directory``."""
     return '[Errno {}] {}'.format(code, os.strerror(code))
-
-
-def address_text(address: Any) -> str:
-    """The command-line spelling of a bound address."""
-    if type(address) is str:
-        return address
-    if type(address) is bytes:
-        return '@' + address[1:].decode()
-    if len(address) == 4:
-        return '[{}]:{}'.format(address[0], address[1])
-    return '{}:{}'.format(address[0], address[1])
-
-
-class Serving:
-    """``python3 -m degu serve ARGS`` in a subprocess, up to its address line."""
-
-    def __init__(self, cwd: str, *args: str) -> None:
-        self.stderr_name = os.path.join(cwd, 'serve.stderr')
-        self.stderr_file = open(self.stderr_name, 'wb')
-        self.proc = subprocess.Popen(
-            [sys.executable, '-m', 'degu', 'serve'] + list(args),
-            cwd=cwd, env=degu_env(), stdout=subprocess.PIPE,
-            stderr=self.stderr_file, stdin=subprocess.DEVNULL,
-        )
-        self.lines: List[str] = []
-        guard = threading.Timer(GUARD, self.proc.kill)
-        guard.start()
-        try:
-            self.address = self._read_address()
-        except BaseException:
-            self.close()
-            raise
-        finally:
-            guard.cancel()
-
-    def _read_address(self) -> Any:
-        assert self.proc.stdout is not None
-        while True:
-            line = self.proc.stdout.readline().decode()
-            if not line:
-                self.proc.wait()
-                raise AssertionError('serve exited with {}: {}'.format(
-                    self.proc.returncode, self.stderr()
-                ))
-            self.lines.append(line)
-            if line.startswith('Serving on '):
-                return ast.literal_eval(line[len('Serving on '):])
-
-    def stderr(self) -> str:
-        with open(self.stderr_name, 'rb') as fp:
-            return fp.read().decode()
-
-    def stop(self, signum: int = signal.SIGINT) -> int:
-        self.proc.send_signal(signum)
-        return self.proc.wait(timeout=GUARD)
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        self.stderr_file.close()
-
-    def __enter__(self) -> 'Serving':
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
 
 
 @pytest.fixture
@@ -419,7 +331,7 @@ def test_serve_address_in_use(appdir: str) -> None:
     assert result.returncode == 1
     assert result.stdout == b''
     assert result.stderr.decode() == (
-        "degu serve: cannot serve on ('127.0.0.1', {}): {}\n".format(
+        "degu serve: cannot serve on http://127.0.0.1:{}/: {}\n".format(
             port, oserror_text(errno.EADDRINUSE))
     )
 
@@ -428,8 +340,8 @@ def test_serve_address_in_use(appdir: str) -> None:
 
 def test_serve_tcp(appdir: str) -> None:
     with Serving(appdir, '--app', 'cliapp:build', '--address', '127.0.0.1:0') as s:
-        assert s.lines == ['Serving on {!r}\n'.format(s.address)]
         (host, port) = s.address
+        assert s.lines == ['Serving on http://127.0.0.1:{}/\n'.format(port)]
         assert host == '127.0.0.1' and port > 0
         result = run_degu('request', 'GET', address_text(s.address), '/')
         assert result.returncode == 0
@@ -465,7 +377,7 @@ def test_serve_unix(appdir: str) -> None:
     path = os.path.join(appdir, 'app.socket')
     with Serving(appdir, '--app', 'cliapp:app', '--address', './app.socket') as s:
         assert s.address == path
-        assert s.lines == ['Serving on {!r}\n'.format(path)]
+        assert s.lines == ['Serving on unix:{}\n'.format(path)]
         result = run_degu('request', 'PUT', path, '/upload', '--data-file', '-',
                           stdin=b'from stdin')
         assert result.returncode == 0
@@ -533,7 +445,7 @@ def test_serve_tls_files(appdir: str, pki: Any) -> None:
     with Serving(appdir, '--app', 'cliapp:app', '-a', '127.0.0.1:0', '--tls',
                  '--cert', server['cert_file'], '--key', server['key_file'],
                  '--ca', server['ca_file']) as s:
-        assert s.lines == ['Serving on {!r}\n'.format(s.address)]
+        assert s.lines == ['Serving on https://127.0.0.1:{}/\n'.format(s.address[1])]
         config = json.dumps(pki.client_sslconfig)
         result = run_degu('request', 'GET', address_text(s.address), '/headers',
                           '--tls-config', config)
@@ -734,7 +646,7 @@ def test_serve_cannot_listen_inprocess(cliapp: Any) -> None:
                            '127.0.0.1:{}'.format(port)], stdout=out, stderr=err)
     assert (status, out.getvalue()) == (1, b'')
     assert err.getvalue() == (
-        "degu serve: cannot serve on ('127.0.0.1', {}): {}\n".format(
+        "degu serve: cannot serve on http://127.0.0.1:{}/: {}\n".format(
             port, oserror_text(errno.EADDRINUSE))
     )
 
@@ -747,5 +659,5 @@ def test_serve_missing_cert_inprocess(cliapp: Any, tmp_path: Any) -> None:
                        '--tls', '--cert', cert, '--key', cert, '--allow-anonymous'],
                       stdout=out, stderr=err)
     assert (status, out.getvalue()) == (1, b'')
-    assert err.getvalue() == "degu serve: cannot serve on ('127.0.0.1', 0): {}\n".format(
+    assert err.getvalue() == "degu serve: cannot serve on https://127.0.0.1:0/: {}\n".format(
         oserror_text(errno.ENOENT))
