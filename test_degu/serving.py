@@ -109,8 +109,8 @@ class Serving:
     """
 
     def __init__(self, cwd: str, *args: str, command: Optional[List[str]] = None,
-                 pass_fds: Any = ()) -> None:
-        self.stderr_name = os.path.join(cwd, 'serve.stderr')
+                 pass_fds: Any = (), name: str = 'serve') -> None:
+        self.stderr_name = os.path.join(cwd, name + '.stderr')
         self.stderr_file = open(self.stderr_name, 'wb')
         if command is None:
             command = [sys.executable, '-m', 'degu', 'serve'] + list(args)
