@@ -1,11 +1,13 @@
 """The ``degu`` command (also ``python3 -m degu``): ``serve`` and ``request``.
 
-``serve`` runs a Degu server in the foreground until Ctrl-C (or SIGTERM)::
+``serve`` runs a Degu server in the foreground until Ctrl-C (or SIGTERM),
+which stop it gracefully (what it does is ``degu.serve``'s)::
 
     python3 -m degu serve                       # current directory, FilesApp
     python3 -m degu serve /srv/www --address [::1]:8080
     python3 -m degu serve --app mymodule:build --address /tmp/app.socket
     python3 -m degu serve --temp-pki            # TLS with a throw-away PKI
+    python3 -m degu serve --app mymodule:build --workers auto
 
 ``request`` sends one request and shows the response: status line, headers
 and chunk lines on stderr, body data on stdout::
@@ -19,9 +21,9 @@ Addresses are written the way people type them (``HOST:PORT``,
 ``[V6ADDR]:PORT``, a socket path, ``@NAME``); ``degu.addresses.parse_address()``
 turns them into the forms ``Server`` and ``Client`` take.
 
-Exit status: 0 on success (``serve`` stopped by a signal counts as success,
-``request`` got a status below 400), 1 on a runtime failure or an HTTP
-error status, 2 on bad command-line usage.
+Exit status: 0 on success (``serve`` stopped gracefully by a signal counts
+as success, ``request`` got a status below 400), 1 on a runtime failure or
+an HTTP error status, 2 on bad command-line usage.
 """
 
 import argparse

@@ -17,7 +17,7 @@ import os
 import select
 import signal
 import threading
-from typing import Any, List, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence
 
 __all__ = ('StopFlag', 'StopNow', 'serve_until', 'run_until_signal', 'signal_name')
 
@@ -118,7 +118,7 @@ def serve_until(server: Any, stop: StopFlag, also: Sequence[int] = ()) -> int:
     return 0
 
 
-def run_until_signal(server: Any) -> int:
+def run_until_signal(server: Any, ready: Optional[Callable[[], None]] = None) -> int:
     """Serve *server* (a ``Server``, ``SSLServer`` or ``Workers``) until
     SIGTERM or SIGINT; return an exit status.
 
@@ -129,6 +129,10 @@ def run_until_signal(server: Any) -> int:
     it is when the server failed.  The signal handlers only set a
     ``StopFlag``; the previous handlers are restored on return.  Call it
     from the main thread (only that one can set signal handlers).
+
+    *ready*, if given, is called once the handlers are in place: what it
+    tells (``degu serve`` prints its ``Serving on`` line) may make someone
+    send a signal at once.
     """
     from .workers import Workers
     stop = StopFlag()
@@ -144,6 +148,8 @@ def run_until_signal(server: Any) -> int:
     previous = {signum: signal.signal(signum, on_signal)
                 for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
+        if ready is not None:
+            ready()
         if is_workers:
             return 0 if server.serve_forever() else 1
         return serve_until(server, stop)

@@ -281,9 +281,9 @@ def cmd_serve(parser: argparse.ArgumentParser, args: argparse.Namespace,
             return 1
         url = describe(server.address, tls)
         try:
-            _say(stdout, 'Serving on ' + url)
             from .lifecycle import run_until_signal
-            status = run_until_signal(server)
+            # The handlers first: whoever reads the line may signal at once.
+            status = run_until_signal(server, lambda: _say(stdout, 'Serving on ' + url))
             _say(stdout, 'Stopped serving on {}{}'.format(
                 url, '' if status == 0 else ' (not cleanly: see the log)'))
             return status
