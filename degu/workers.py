@@ -72,7 +72,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 from . import addresses
 from .lifecycle import StopFlag, serve_until, signal_name

@@ -16,7 +16,7 @@ import signal
 import socket
 import threading
 import time
-from typing import Any, Callable, Dict, Iterator, List, Set, Tuple
+from typing import Any, Callable, Iterator, List, Set, Tuple
 
 import pytest
 
