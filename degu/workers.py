@@ -288,8 +288,12 @@ class Workers:
         from .options import server_options
         from .server import Server, SSLServer
         self._server_class: Any = Server if sslconfig is None else SSLServer
-        checked = server_options(self._server_class.__name__, options,
-                                 self._server_class._options)
+        # The options every Server knows are checked here, before binding;
+        # any other is left for the workers' Server to take or refuse.
+        allowed = self._server_class._options
+        checked = server_options(self._server_class.__name__, {
+            name: value for (name, value) in options.items() if name in allowed
+        }, allowed)
         self.shutdown_timeout: float = checked['shutdown_timeout']
         self.sslctx: Any = None
         if sslconfig is not None:

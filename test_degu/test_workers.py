@@ -402,8 +402,8 @@ def test_run_until_signal_server() -> None:
         ask_pid(server.address)
         os.kill(os.getpid(), signal.SIGTERM)
 
-    threading.Thread(target=ask_then_signal).start()
-    assert lifecycle.run_until_signal(server) == 0
+    ready = threading.Thread(target=ask_then_signal).start
+    assert lifecycle.run_until_signal(server, ready) == 0
     assert signal.getsignal(signal.SIGTERM) is before
 
 
@@ -428,8 +428,9 @@ def test_run_until_signal_second_signal(tmp_path: Any) -> None:
         time.sleep(0.1)
         os.kill(os.getpid(), signal.SIGINT)
 
-    threading.Thread(target=signal_twice).start()
-    assert lifecycle.run_until_signal(w) == 1
+    # Once the handlers are in place (else SIGINT would interrupt pytest).
+    ready = threading.Thread(target=signal_twice).start
+    assert lifecycle.run_until_signal(w, ready) == 1
     thread.join(GUARD)
     assert len(errors) == 1 and isinstance(errors[0], ConnectionError)
     assert w.pids == []
