@@ -8,7 +8,7 @@ once.  Exit status 0 after a graceful stop.
 Signal handlers run in the main thread, between any two bytecodes of
 whatever it was doing, possibly while it holds a lock.  So the handlers
 here take no lock and do no work: they set a ``StopFlag`` (a byte written
-to a pipe), and the main thread, waiting on that pipe with ``select()``,
+to a pipe), and the main thread, waiting on that pipe with ``poll()``,
 does the stopping outside of any handler.
 """
 
@@ -32,7 +32,7 @@ class StopFlag:
 
     Setting it writes one byte to a pipe (it takes no lock, so a signal
     handler may set it whatever the interrupted code holds); waiting is a
-    ``select()`` on that pipe, optionally with other descriptors (a worker
+    ``poll()`` on that pipe, optionally with other descriptors (a worker
     also watches its supervisor's pipe).  ``signals`` lists the signals
     that set it, in order.
     """
@@ -59,8 +59,11 @@ class StopFlag:
         """Wait until set, one of *also* is readable, or *timeout*; the ready fds."""
         if self._set:
             return [self._r]
-        (ready, _, _) = select.select([self._r] + list(also), [], [], timeout)
-        return ready
+        poller = select.poll()
+        for fd in [self._r] + list(also):
+            poller.register(fd, select.POLLIN)
+        events = poller.poll(None if timeout is None else timeout * 1000)
+        return [fd for (fd, _) in events]
 
     def close(self) -> None:
         for fd in (self._r, self._w):

@@ -150,7 +150,7 @@ class SharedListener(socket.socket):
     ways, both so that one process can stop serving without harming the
     others that hold the socket: ``shutdown()`` does not shut the socket
     (that would close it everywhere) but stops this object's ``accept()``;
-    and ``accept()`` waits with ``select()`` on the socket and on a pipe
+    and ``accept()`` waits with ``poll()`` on the socket and on a pipe
     that ``shutdown()`` and ``close()`` write to, so it can be stopped.
     The socket is in non-blocking mode (in every process: the mode belongs
     to the socket), and an ``accept()`` that loses the race for a new
@@ -177,6 +177,10 @@ class SharedListener(socket.socket):
                 raise OSError(errno.EINVAL, 'listener is shut down')
             self._accepting += 1
         fd = self.fileno()
+        # poll(), not select(): a busy server's descriptors may pass 1024.
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        poller.register(self._wake_r, select.POLLIN)
         try:
             while True:
                 if self._stopping:
@@ -189,7 +193,7 @@ class SharedListener(socket.socket):
                     if self._stopping:
                         raise OSError(errno.EINVAL, 'listener is shut down') from None
                     raise
-                select.select([fd, self._wake_r], [], [])
+                poller.poll()
         finally:
             with self._lock:
                 self._accepting -= 1
@@ -380,7 +384,13 @@ class Workers:
         blocked = {signal.SIGTERM, signal.SIGINT}
         old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
         try:
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError:
+                if report:
+                    os.close(report_r)
+                    os.close(report_w)
+                raise
             if pid == 0:  # the worker
                 code = START_FAILED
                 try:
