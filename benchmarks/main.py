@@ -30,7 +30,7 @@ from .footprint import bench_footprint
 from .large import LARGE_CASES, bench_large
 from .pingpong import CASES, FAMILIES, bench_family
 from .profiling import run_profile
-from .workers import WORKER_COUNTS, bench_workers
+from .workers import WORKER_CASES, bench_workers
 from .report import collect_targets, format_report
 
 PROG = 'python3 -m benchmarks'
@@ -183,7 +183,7 @@ def run(args: argparse.Namespace, settings: Settings, tmpdir: str,
             skipped.append({'family': family, 'reason': reason})
     total = (len(families) * settings.rounds * len(CASES)
              + settings.rounds * len(LARGE_CASES) + len(CONCURRENCY_LEVELS) + 3
-             + (1 if settings.rounds < 3 else 3) * len(WORKER_COUNTS))
+             + (1 if settings.rounds < 3 else 3) * len(WORKER_CASES))
     progress = Progress(total, args.quiet)
     report: Dict[str, Any] = {
         'environment': {
