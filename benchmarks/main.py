@@ -30,6 +30,7 @@ from .footprint import bench_footprint
 from .large import LARGE_CASES, bench_large
 from .pingpong import CASES, FAMILIES, bench_family
 from .profiling import run_profile
+from .workers import WORKER_CASES, bench_workers
 from .report import collect_targets, format_report
 
 PROG = 'python3 -m benchmarks'
@@ -147,7 +148,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(pin_note)
             print(run_profile(seconds, args.top, tmpdir))
             return 0
-        report = run(args, settings, tmpdir, cpu, pin_note)
+        report = run(args, settings, tmpdir, cpu, pin_note, old_affinity)
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
         if old_affinity is not None:
@@ -168,7 +169,8 @@ def _loadavg() -> Optional[float]:
 
 
 def run(args: argparse.Namespace, settings: Settings, tmpdir: str,
-        cpu: Optional[int], pin_note: str) -> Dict[str, Any]:
+        cpu: Optional[int], pin_note: str,
+        affinity: Optional[Set[int]] = None) -> Dict[str, Any]:
     started = time.perf_counter()
     tls: Optional[TLSSetup] = TLSSetup() if 'tls' in args.families else None
     families = []
@@ -180,7 +182,8 @@ def run(args: argparse.Namespace, settings: Settings, tmpdir: str,
         else:
             skipped.append({'family': family, 'reason': reason})
     total = (len(families) * settings.rounds * len(CASES)
-             + settings.rounds * len(LARGE_CASES) + len(CONCURRENCY_LEVELS) + 3)
+             + settings.rounds * len(LARGE_CASES) + len(CONCURRENCY_LEVELS) + 3
+             + (1 if settings.rounds < 3 else 3) * len(WORKER_CASES))
     progress = Progress(total, args.quiet)
     report: Dict[str, Any] = {
         'environment': {
@@ -215,6 +218,9 @@ def run(args: argparse.Namespace, settings: Settings, tmpdir: str,
     errors.extend(report['concurrency']['errors'])
     report['footprint'] = bench_footprint(settings, tmpdir, progress)
     errors.extend(report['footprint']['errors'])
+    # Unpinned: the CPUs the benchmark had before it pinned itself.
+    report['workers'] = bench_workers(settings, progress, affinity)
+    errors.extend(report['workers']['errors'])
     progress.finish()
     report['environment']['loadavg_end'] = _loadavg()
     report['targets'] = collect_targets(report)

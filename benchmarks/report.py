@@ -21,6 +21,7 @@ TARGETS: Tuple[Tuple[str, str, float, bool], ...] = (
     ('import_submodules', 'import degu loads no submodule', 0, False),
     ('rss_import_mib', 'RSS growth importing server+client, MiB', 3.0, False),
     ('idle_conn_kib', 'server RSS per idle keep-alive connection, KiB', 100.0, False),
+    ('workers_2_vs_1', '2 workers / 1 worker, 50 keep-alive clients', 1.3, True),
     ('concurrency_errors', 'errors with 1/10/50 concurrent clients', 0, False),
 )
 
@@ -45,6 +46,9 @@ def collect_targets(report: Dict[str, Any]) -> List[Dict[str, Any]]:
     conc = report.get('concurrency')
     if conc:
         values['concurrency_errors'] = len(conc['errors'])
+    workers = report.get('workers')
+    if workers:
+        values['workers_2_vs_1'] = workers['ratio']
     targets = []
     for (key, description, limit, higher) in TARGETS:
         value = values.get(key)
@@ -145,6 +149,20 @@ def format_report(report: Dict[str, Any]) -> str:
                     _fmt(idle['rss_kib_per_conn'], '.1f'),
                     _fmt(idle['vm_kib_per_conn'], '.0f'), idle['connections'],
                     idle['threads_added']))
+    workers = report.get('workers')
+    if workers:
+        add('')
+        add('Workers: degu serve --workers N, GET / (12-byte answer) over TCP loopback, '
+            '{} keep-alive clients'.format(workers['clients']))
+        add('({}; {} s per run, median of {} interleaved runs; {} CPUs, not pinned '
+            'but in the "1 CPU" case)'.format(
+            workers['tool'], workers['seconds'], workers['rounds'], workers['cpus']))
+        add('{:<18} {:>12}'.format('case', 'requests/s'))
+        for level in workers['levels']:
+            add('{:<18} {:>12}'.format(level['case'], _fmt(level['rps'], ',.0f')))
+        add('{:<18} {:>12}'.format('2 / 1 worker', _fmt(workers['ratio'], '.2f')))
+        add('{:<18} {:>12}'.format('2 / 1 on 1 CPU', _fmt(workers['ratio_vs_one_cpu'],
+                                                          '.2f')))
     add('')
     add('Targets' + ('' if report['pinned'] else ' (defined for pinned runs)'))
     for t in report['targets']:

@@ -1,11 +1,13 @@
 """The ``degu`` command (also ``python3 -m degu``): ``serve`` and ``request``.
 
-``serve`` runs a Degu server in the foreground until Ctrl-C (or SIGTERM)::
+``serve`` runs a Degu server in the foreground until Ctrl-C (or SIGTERM),
+which stop it gracefully (what it does is ``degu.serve``'s)::
 
     python3 -m degu serve                       # current directory, FilesApp
     python3 -m degu serve /srv/www --address [::1]:8080
     python3 -m degu serve --app mymodule:build --address /tmp/app.socket
     python3 -m degu serve --temp-pki            # TLS with a throw-away PKI
+    python3 -m degu serve --app mymodule:build --workers auto
 
 ``request`` sends one request and shows the response: status line, headers
 and chunk lines on stderr, body data on stdout::
@@ -19,22 +21,17 @@ Addresses are written the way people type them (``HOST:PORT``,
 ``[V6ADDR]:PORT``, a socket path, ``@NAME``); ``degu.addresses.parse_address()``
 turns them into the forms ``Server`` and ``Client`` take.
 
-Exit status: 0 on success (``serve`` stopped by a signal counts as success,
-``request`` got a status below 400), 1 on a runtime failure or an HTTP
-error status, 2 on bad command-line usage.
+Exit status: 0 on success (``serve`` stopped gracefully by a signal counts
+as success, ``request`` got a status below 400), 1 on a runtime failure or
+an HTTP error status, 2 on bad command-line usage.
 """
 
 import argparse
-import importlib
-import inspect
 import json
-import logging
 import os
-import signal
 import sys
-import threading
 from typing import (
-    Any, BinaryIO, Callable, Dict, Iterator, List, Optional, TextIO, Tuple, cast,
+    Any, BinaryIO, Dict, Iterator, List, Optional, TextIO, Tuple, cast,
 )
 
 from . import __version__
@@ -48,9 +45,13 @@ from .limits import (
     METHOD_BITS,
     METHODS,
     PUT_POST_MASK,
+    SHUTDOWN_TIMEOUT,
 )
 
-__all__ = ('main', 'parse_address', 'load_app', 'build_parser')
+from .serve import app_builder, cmd_serve, is_rgi_app, load_app
+
+__all__ = ('main', 'parse_address', 'load_app', 'app_builder', 'is_rgi_app',
+           'build_parser')
 
 DEFAULT_ADDRESS = '127.0.0.1:8000'
 """Loopback only, so a bare ``serve`` never exposes files to the network."""
@@ -67,7 +68,6 @@ SHOWN_CHUNK_BYTES = 32
 PROG = 'python3 -m degu'
 """The name in usage lines; the installed ``degu`` script says ``degu``."""
 
-LOG_FORMAT = '%(asctime)s %(levelname)s %(name)s: %(message)s'
 
 Address = Any  # tuple, str or bytes: the forms Server and Client accept
 Chunk = Tuple[Optional[Tuple[str, str]], bytes]
@@ -83,242 +83,8 @@ def _address_arg(text: str) -> Address:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
-# -- loading an app ------------------------------------------------------------
-
-def _takes(signature: inspect.Signature, count: int) -> bool:
-    try:
-        signature.bind(*([None] * count))
-    except TypeError:
-        return False
-    return True
-
-
-def is_rgi_app(obj: Any) -> bool:
-    """True if *obj* can be called as ``app(session, request, api)``
-    but not with no arguments (which would make it a build function).
-
-    >>> is_rgi_app(lambda session, request, api: None)
-    True
-    >>> is_rgi_app(lambda: None)
-    False
-    """
-    if not callable(obj):
-        return False
-    try:
-        signature = inspect.signature(obj)
-    except (TypeError, ValueError):
-        # No introspectable signature (some builtins): assume an app.
-        return True
-    return _takes(signature, 3) and not _takes(signature, 0)
-
-
-def load_app(spec: str) -> Callable[..., Any]:
-    """Import ``module:callable`` and return the RGI app it names.
-
-    The callable may be the app itself (anything callable with
-    ``(session, request, api)``) or a build function called with no
-    arguments that returns the app.  ``callable`` may be a dotted path
-    (``module:obj.attr``).
-    """
-    (module_name, sep, attr_path) = spec.partition(':')
-    if not sep or not module_name or not attr_path:
-        raise ValueError('need MODULE:CALLABLE; got {!r}'.format(spec))
-    module = importlib.import_module(module_name)
-    obj: Any = module
-    for attr in attr_path.split('.'):
-        try:
-            obj = getattr(obj, attr)
-        except AttributeError:
-            raise ValueError('{!r} has no attribute {!r}'.format(
-                module_name, attr_path
-            )) from None
-    if not callable(obj):
-        raise ValueError('{} is not callable: {!r}'.format(spec, obj))
-    if is_rgi_app(obj):
-        return cast(Callable[..., Any], obj)
-    try:
-        signature: Optional[inspect.Signature] = inspect.signature(obj)
-    except (TypeError, ValueError):
-        signature = None
-    if signature is not None and not _takes(signature, 0):
-        raise ValueError(
-            '{} is neither an RGI app (session, request, api) nor a build '
-            'function taking no arguments'.format(spec)
-        )
-    app = obj()
-    if not callable(app):
-        raise ValueError('{}() returned a non-callable app: {!r}'.format(spec, app))
-    return cast(Callable[..., Any], app)
-
-
-# -- serve ---------------------------------------------------------------------
-
 def _abs_file(text: str) -> str:
     return os.path.abspath(text)
-
-
-def _build_sslconfig(args: argparse.Namespace) -> Dict[str, Any]:
-    sslconfig: Dict[str, Any] = {'cert_file': args.cert, 'key_file': args.key}
-    if args.allow_anonymous:
-        sslconfig['allow_unauthenticated_clients'] = True
-    else:
-        sslconfig['ca_file'] = args.ca
-    return sslconfig
-
-
-def _check_serve_args(parser: argparse.ArgumentParser,
-                      args: argparse.Namespace) -> None:
-    """Cross-option rules that argparse cannot express by itself."""
-    if args.app is not None and args.directory is not None:
-        parser.error('give either a DIRECTORY or --app, not both')
-    tls_files = [name for name in ('cert', 'key', 'ca') if getattr(args, name)]
-    if args.temp_pki:
-        if tls_files:
-            parser.error('--temp-pki cannot be combined with --cert/--key/--ca')
-        return
-    if not args.tls:
-        if tls_files or args.allow_anonymous:
-            parser.error('--cert/--key/--ca/--allow-anonymous need --tls')
-        return
-    if not (args.cert and args.key):
-        parser.error('--tls needs --cert and --key (or use --temp-pki)')
-    if args.allow_anonymous and args.ca:
-        parser.error('--ca and --allow-anonymous exclude each other')
-    if not (args.ca or args.allow_anonymous):
-        parser.error('--tls needs --ca (client CA) or --allow-anonymous')
-
-
-def _build_app(parser: argparse.ArgumentParser,
-               args: argparse.Namespace) -> Callable[..., Any]:
-    if args.app is not None:
-        try:
-            return load_app(args.app)
-        except (ImportError, ValueError) as e:
-            parser.error('--app: {}'.format(e))
-    directory = os.path.abspath(args.directory or os.curdir)
-    if not os.path.isdir(directory):
-        parser.error('not a directory: {!r}'.format(directory))
-    from .applib import FilesApp
-    files_app: Callable[..., Any] = FilesApp(directory)
-    return files_app
-
-
-def _server_options(args: argparse.Namespace) -> Dict[str, Any]:
-    options: Dict[str, Any] = {}
-    for name in ('max_connections', 'max_requests', 'timeout'):
-        value = getattr(args, name)
-        if value is not None:
-            options[name] = value
-    return options
-
-
-def _say(stream: BinaryIO, line: str) -> None:
-    """Write one line to a binary stream and flush it at once (for pipes)."""
-    stream.write(line.encode() + b'\n')
-    stream.flush()
-
-
-def cmd_serve(parser: argparse.ArgumentParser, args: argparse.Namespace,
-              stdout: BinaryIO, stderr: TextIO) -> int:
-    """Run a server until SIGINT/SIGTERM; return the exit status."""
-    _check_serve_args(parser, args)
-    app = _build_app(parser, args)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format=LOG_FORMAT, stream=stderr,
-    )
-    options = _server_options(args)
-    pki: Any = None
-    try:
-        if args.temp_pki:
-            from .sslhelpers import TempPKI
-            pki = TempPKI(client_pki=not args.allow_anonymous)
-            if args.allow_anonymous:
-                sslconfig = pki.anonymous_server_sslconfig
-                client_config = pki.anonymous_client_sslconfig
-            else:
-                sslconfig = pki.server_sslconfig
-                client_config = pki.client_sslconfig
-            _say(stdout, 'Client TLS config: ' + json.dumps(client_config, sort_keys=True))
-        elif args.tls:
-            sslconfig = _build_sslconfig(args)
-        else:
-            sslconfig = None
-        try:
-            if sslconfig is None:
-                from .server import Server
-                server = Server(args.address, app, **options)
-            else:
-                from .server import SSLServer
-                server = SSLServer(sslconfig, args.address, app, **options)
-        except (OSError, ValueError, TypeError) as e:
-            print('degu serve: cannot serve on {!r}: {}'.format(args.address, e),
-                  file=stderr, flush=True)
-            return 1
-        try:
-            # Handlers first: whoever reads the address line may signal at once.
-            stop = _stop_on_signals()
-            _say(stdout, 'Serving on {!r}'.format(server.address))
-            return _run_until_signal(server, stop, stderr)
-        finally:
-            if type(server.address) is str:
-                _unlink_quietly(server.address)
-    except KeyboardInterrupt:
-        # Ctrl-C while starting up (creating the PKI, say): a clean stop too.
-        return 0
-    finally:
-        if pki is not None:
-            pki.__del__()
-
-
-def _unlink_quietly(filename: str) -> None:
-    try:
-        os.unlink(filename)
-    except OSError:
-        pass
-
-
-def _stop_on_signals() -> threading.Event:
-    """Make SIGINT and SIGTERM set the returned event, and do nothing else.
-
-    The main thread then calls ``server.shutdown()`` outside of any signal
-    handler, so a handler can never need a lock held by the code it
-    interrupted.  The handlers stay installed for the rest of the process:
-    a second Ctrl-C while shutting down changes nothing, and the exit
-    status stays 0.
-    """
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    return stop
-
-
-def _run_until_signal(server: Any, stop: threading.Event, stderr: TextIO) -> int:
-    """``serve_forever()`` in a thread until *stop* is set; 0 if a signal did it."""
-    failure: List[BaseException] = []
-
-    def serve() -> None:
-        try:
-            server.serve_forever()
-        except BaseException as e:  # reported by the main thread
-            failure.append(e)
-        finally:
-            stop.set()
-
-    thread = threading.Thread(target=serve, name='degu-serve', daemon=True)
-    thread.start()
-    stop.wait()
-    server.shutdown()
-    thread.join()
-    if failure:
-        print('degu serve: server failed: {!r}'.format(failure[0]),
-              file=stderr, flush=True)
-        return 1
-    return 0
 
 
 # -- request -------------------------------------------------------------------
@@ -490,6 +256,17 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _workers_arg(text: str) -> Any:
+    """``--workers``: a number >= 1, or ``auto`` (the CPUs we may run on)."""
+    if text == 'auto':
+        return text
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            'need a number > 0 or "auto"; got {!r}'.format(text)) from None
+
+
 def _add_serve(subparsers: Any) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = subparsers.add_parser(
         'serve',
@@ -497,8 +274,11 @@ def _add_serve(subparsers: Any) -> argparse.ArgumentParser:
         description=(
             'Serve DIRECTORY (default: the current one) with '
             'degu.applib.FilesApp, or the RGI app named by --app. Prints '
-            '"Serving on ADDRESS" once listening, logs each connection on '
-            'stderr, and exits with status 0 on Ctrl-C or SIGTERM.'
+            '"Serving on URL" once listening, logs each connection and each '
+            'request on stderr, and on Ctrl-C or SIGTERM stops gracefully '
+            '(a second signal: at once), printing "Stopped serving on URL", '
+            'with exit status 0. Serves the socket systemd passes (socket '
+            'activation) instead of --address when there is one.'
         ),
     )
     p.add_argument('directory', nargs='?', metavar='DIRECTORY',
@@ -536,8 +316,19 @@ def _add_serve(subparsers: Any) -> argparse.ArgumentParser:
                           DEFAULT_MAX_REQUESTS))
     opts.add_argument('--timeout', type=_positive_float, metavar='SECONDS',
                       help='socket timeout (default: {})'.format(DEFAULT_TIMEOUT))
+    opts.add_argument('--shutdown-timeout', type=_positive_float, metavar='SECONDS',
+                      help='on SIGTERM or SIGINT, how long requests in flight '
+                           'may take to finish before their connections are '
+                           'cut (default: {})'.format(SHUTDOWN_TIMEOUT))
+    opts.add_argument('--workers', type=_workers_arg, metavar='N',
+                      help='serve from N worker processes sharing the socket, '
+                           'restarted if they die; "auto": one per CPU this '
+                           'process may use (default: one process, no workers)')
+    opts.add_argument('--allow-any-user', action='store_true',
+                      help='on a Unix socket, accept connections from any '
+                           'user (default: only from this user id)')
     p.add_argument('-q', '--quiet', action='store_true',
-                   help='log only warnings and errors')
+                   help='log only warnings and errors (no access log)')
     # So that cross-option errors are reported by the sub-parser (its usage).
     p.set_defaults(command_parser=p)
     return p

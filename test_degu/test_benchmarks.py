@@ -66,8 +66,8 @@ def test_no_errors(quick: Dict[str, Any]) -> None:
 def test_top_level_keys(quick: Dict[str, Any]) -> None:
     assert set(quick) - {'_stderr'} == {
         'environment', 'pinned', 'cpu', 'pin_note', 'settings', 'families',
-        'skipped', 'pingpong', 'large', 'concurrency', 'footprint', 'targets',
-        'errors', 'seconds',
+        'skipped', 'pingpong', 'large', 'concurrency', 'footprint', 'workers',
+        'targets', 'errors', 'seconds',
     }
     assert set(quick['environment']) == {
         'degu', 'python', 'implementation', 'platform', 'cpus',
@@ -133,6 +133,29 @@ def test_concurrency(quick: Dict[str, Any]) -> None:
         # Every client got its turn at least once per batch of 10.
         assert level['round_trips'] >= 10 * level['clients']
         assert is_positive_number(level['rt_per_s'])
+
+
+def test_workers(quick: Dict[str, Any]) -> None:
+    part = quick['workers']
+    assert part['errors'] == []
+    assert part['clients'] == 50 and part['rounds'] == 1
+    assert [level['workers'] for level in part['levels']] in ([1, 1, 2], [1, 2])
+    for level in part['levels']:
+        assert is_positive_number(level['rps']) and len(level['samples']) == 1
+    assert is_positive_number(part['ratio'])
+    assert part['tool'] in ('wrk (-t2)', 'own load generator (2 processes)')
+
+
+def test_own_load_generator() -> None:
+    # The fallback when wrk is missing: it counts answers, and no error.
+    from benchmarks import workers
+    (proc, address) = workers._start_server(2, None)
+    try:
+        (rps, errors) = workers.own_load(address, 1, None)
+    finally:
+        assert workers._stop_server(proc) is None
+    assert errors == []
+    assert is_positive_number(rps)
 
 
 def test_footprint(quick: Dict[str, Any]) -> None:

@@ -2,12 +2,11 @@
 
 Most tests run the real command in a subprocess: ``serve`` on a port chosen
 by the kernel or on an ``AF_UNIX`` path in a temporary directory, read the
-``Serving on ...`` line, talk to it with ``request`` (and ``curl`` when
+``Serving on URL`` line, talk to it with ``request`` (and ``curl`` when
 installed), then SIGINT and expect exit status 0.  The pure helpers
 (address parsing, app loading, chunk lines) are tested in-process.
 """
 
-import ast
 import errno
 import importlib.util
 import inspect
@@ -16,27 +15,29 @@ import json
 import os
 import shutil
 import signal
+import re
 import socket
 import subprocess
 import sys
 import threading
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+import time
+from typing import Any, Iterator, List, Tuple
 
 import pytest
 
 from degu import cli
+from degu.client import Client
 from degu.server import Server
 
-TREE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from .serving import (
+    GUARD, Serving, activated_command, address_text, degu_env, run_degu,
+)
+
 CURL = shutil.which('curl')
 HAVE_APPLIB = importlib.util.find_spec('degu.applib') is not None
 needs_applib = pytest.mark.skipif(not HAVE_APPLIB, reason='degu.applib not there yet')
 needs_curl = pytest.mark.skipif(CURL is None, reason='curl not installed')
 LINUX = sys.platform.startswith('linux')
-
-# How long any one subprocess may take before the test fails (not a timing
-# assertion: only a guard against hanging forever).
-GUARD = 30
 
 # The app module the subprocesses import with ``--app``.
 APP_MODULE = '''
@@ -80,93 +81,9 @@ class Holder:
 
 # -- helpers -------------------------------------------------------------------
 
-def degu_env() -> Dict[str, str]:
-    env = dict(os.environ)
-    env['PYTHONPATH'] = TREE + os.pathsep + env.get('PYTHONPATH', '')
-    return env
-
-
-def run_degu(*args: str, cwd: Optional[str] = None,
-             stdin: bytes = b'') -> 'subprocess.CompletedProcess[bytes]':
-    return subprocess.run(
-        [sys.executable, '-m', 'degu'] + list(args),
-        cwd=cwd, env=degu_env(), input=stdin, capture_output=True,
-        timeout=GUARD,
-    )
-
-
 def oserror_text(code: int) -> str:
     """How an OSError with *code* prints, e.g. ``[Errno 2] No such file or directory``."""
     return '[Errno {}] {}'.format(code, os.strerror(code))
-
-
-def address_text(address: Any) -> str:
-    """The command-line spelling of a bound address."""
-    if type(address) is str:
-        return address
-    if type(address) is bytes:
-        return '@' + address[1:].decode()
-    if len(address) == 4:
-        return '[{}]:{}'.format(address[0], address[1])
-    return '{}:{}'.format(address[0], address[1])
-
-
-class Serving:
-    """``python3 -m degu serve ARGS`` in a subprocess, up to its address line."""
-
-    def __init__(self, cwd: str, *args: str) -> None:
-        self.stderr_name = os.path.join(cwd, 'serve.stderr')
-        self.stderr_file = open(self.stderr_name, 'wb')
-        self.proc = subprocess.Popen(
-            [sys.executable, '-m', 'degu', 'serve'] + list(args),
-            cwd=cwd, env=degu_env(), stdout=subprocess.PIPE,
-            stderr=self.stderr_file, stdin=subprocess.DEVNULL,
-        )
-        self.lines: List[str] = []
-        guard = threading.Timer(GUARD, self.proc.kill)
-        guard.start()
-        try:
-            self.address = self._read_address()
-        except BaseException:
-            self.close()
-            raise
-        finally:
-            guard.cancel()
-
-    def _read_address(self) -> Any:
-        assert self.proc.stdout is not None
-        while True:
-            line = self.proc.stdout.readline().decode()
-            if not line:
-                self.proc.wait()
-                raise AssertionError('serve exited with {}: {}'.format(
-                    self.proc.returncode, self.stderr()
-                ))
-            self.lines.append(line)
-            if line.startswith('Serving on '):
-                return ast.literal_eval(line[len('Serving on '):])
-
-    def stderr(self) -> str:
-        with open(self.stderr_name, 'rb') as fp:
-            return fp.read().decode()
-
-    def stop(self, signum: int = signal.SIGINT) -> int:
-        self.proc.send_signal(signum)
-        return self.proc.wait(timeout=GUARD)
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        self.stderr_file.close()
-
-    def __enter__(self) -> 'Serving':
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
 
 
 @pytest.fixture
@@ -419,7 +336,7 @@ def test_serve_address_in_use(appdir: str) -> None:
     assert result.returncode == 1
     assert result.stdout == b''
     assert result.stderr.decode() == (
-        "degu serve: cannot serve on ('127.0.0.1', {}): {}\n".format(
+        "degu serve: cannot serve on http://127.0.0.1:{}/: {}\n".format(
             port, oserror_text(errno.EADDRINUSE))
     )
 
@@ -428,8 +345,8 @@ def test_serve_address_in_use(appdir: str) -> None:
 
 def test_serve_tcp(appdir: str) -> None:
     with Serving(appdir, '--app', 'cliapp:build', '--address', '127.0.0.1:0') as s:
-        assert s.lines == ['Serving on {!r}\n'.format(s.address)]
         (host, port) = s.address
+        assert s.lines == ['Serving on http://127.0.0.1:{}/\n'.format(port)]
         assert host == '127.0.0.1' and port > 0
         result = run_degu('request', 'GET', address_text(s.address), '/')
         assert result.returncode == 0
@@ -465,7 +382,7 @@ def test_serve_unix(appdir: str) -> None:
     path = os.path.join(appdir, 'app.socket')
     with Serving(appdir, '--app', 'cliapp:app', '--address', './app.socket') as s:
         assert s.address == path
-        assert s.lines == ['Serving on {!r}\n'.format(path)]
+        assert s.lines == ['Serving on unix:{}\n'.format(path)]
         result = run_degu('request', 'PUT', path, '/upload', '--data-file', '-',
                           stdin=b'from stdin')
         assert result.returncode == 0
@@ -533,7 +450,7 @@ def test_serve_tls_files(appdir: str, pki: Any) -> None:
     with Serving(appdir, '--app', 'cliapp:app', '-a', '127.0.0.1:0', '--tls',
                  '--cert', server['cert_file'], '--key', server['key_file'],
                  '--ca', server['ca_file']) as s:
-        assert s.lines == ['Serving on {!r}\n'.format(s.address)]
+        assert s.lines == ['Serving on https://127.0.0.1:{}/\n'.format(s.address[1])]
         config = json.dumps(pki.client_sslconfig)
         result = run_degu('request', 'GET', address_text(s.address), '/headers',
                           '--tls-config', config)
@@ -734,7 +651,7 @@ def test_serve_cannot_listen_inprocess(cliapp: Any) -> None:
                            '127.0.0.1:{}'.format(port)], stdout=out, stderr=err)
     assert (status, out.getvalue()) == (1, b'')
     assert err.getvalue() == (
-        "degu serve: cannot serve on ('127.0.0.1', {}): {}\n".format(
+        "degu serve: cannot serve on http://127.0.0.1:{}/: {}\n".format(
             port, oserror_text(errno.EADDRINUSE))
     )
 
@@ -747,5 +664,254 @@ def test_serve_missing_cert_inprocess(cliapp: Any, tmp_path: Any) -> None:
                        '--tls', '--cert', cert, '--key', cert, '--allow-anonymous'],
                       stdout=out, stderr=err)
     assert (status, out.getvalue()) == (1, b'')
-    assert err.getvalue() == "degu serve: cannot serve on ('127.0.0.1', 0): {}\n".format(
+    assert err.getvalue() == "degu serve: cannot serve on https://127.0.0.1:0/: {}\n".format(
         oserror_text(errno.ENOENT))
+
+
+# -- serve: the access log, graceful stops, socket activation, peer uids ------------
+
+SLOW_MODULE = '''
+import os, time
+
+def app(session, request, api):
+    if request.path == ['slow']:
+        open('started', 'w').close()
+        for _ in range(3000):
+            if os.path.exists('release'):
+                break
+            time.sleep(0.01)
+        return (200, 'OK', {}, b'finished')
+    return (200, 'OK', {}, str(os.getpid()).encode())
+'''
+
+ACCESS_LINE = (r'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO degu\.access: '
+               r'127\.0\.0\.1:\d+ "(GET|PUT) (/\S*)" (\d{3}) (\d+) \d+\.\d{6}')
+
+
+@pytest.fixture
+def slowdir(tmp_path: Any) -> str:
+    (tmp_path / 'slowapp.py').write_text(SLOW_MODULE)
+    return str(tmp_path)
+
+
+def wait_for(predicate: Any, what: str) -> None:
+    for _ in range(GUARD * 100):
+        if predicate():
+            return
+        time.sleep(0.01)
+    raise AssertionError('gave up waiting for ' + what)
+
+
+def slow_request(address: Any, answers: List[Any]) -> threading.Thread:
+    def request() -> None:
+        try:
+            answers.append(Client(address).connect().get('/slow', {}).body.read())
+        except Exception as e:
+            answers.append(e)
+    thread = threading.Thread(target=request)
+    thread.start()
+    return thread
+
+
+def test_serve_access_log(appdir: str) -> None:
+    with Serving(appdir, '--app', 'cliapp:app', '-a', '127.0.0.1:0') as s:
+        client = Client(s.address)
+        conn = client.connect()
+        conn.get('/', {}).body.read()
+        conn.put('/x', {}, b'12345').body.read()
+        conn.close()
+        client.connect().get('/gone', {})
+        assert s.stop() == 0
+        log = s.stderr()
+    lines = [line for line in log.splitlines() if 'degu.access' in line]
+    assert len(lines) == 3
+    found = [re.fullmatch(ACCESS_LINE, line) for line in lines]
+    assert all(found), lines
+    # (Each line is written once its response is sent: two connections'
+    # lines may come in either order.)
+    seen = {m.group(2): (m.group(1), m.group(3), int(m.group(4))) for m in found if m}
+    assert sorted(seen) == ['/', '/gone', '/x']
+    assert seen['/'][:2] == ('GET', '200') and seen['/'][2] > len(b'hello, world\n')
+    assert seen['/x'][:2] == ('PUT', '200') and seen['/x'][2] > 5
+    assert seen['/gone'][:2] == ('GET', '410')
+
+
+def test_serve_quiet_has_no_access_log(appdir: str) -> None:
+    with Serving(appdir, '--app', 'cliapp:app', '-a', '127.0.0.1:0', '-q') as s:
+        Client(s.address).connect().get('/', {}).body.read()
+        assert s.stop() == 0
+        assert s.stderr() == ''
+        assert s.rest() == 'Stopped serving on {}\n'.format(s.url)
+
+
+@pytest.mark.parametrize('signum', [signal.SIGTERM, signal.SIGINT])
+def test_serve_signal_lets_slow_request_finish(slowdir: str, signum: int) -> None:
+    with Serving(slowdir, '--app', 'slowapp:app', '-a', '127.0.0.1:0') as s:
+        answers: List[Any] = []
+        thread = slow_request(s.address, answers)
+        wait_for(lambda: os.path.exists(os.path.join(slowdir, 'started')), 'slow')
+        s.send(signum)
+        # Stopped accepting: a new connection is refused ...
+        wait_for(lambda: _refused(s.address), 'the listener to close')
+        # ... but the request in flight goes on.
+        assert s.proc.poll() is None and answers == []
+        open(os.path.join(slowdir, 'release'), 'w').close()
+        thread.join(GUARD)
+        assert answers == [b'finished']
+        assert s.wait() == 0
+        assert s.rest() == 'Stopped serving on {}\n'.format(s.url)
+
+
+def _refused(address: Any) -> bool:
+    try:
+        socket.create_connection(address, timeout=GUARD).close()
+    except (ConnectionRefusedError, ConnectionResetError):
+        return True
+    return False
+
+
+def test_serve_second_signal_stops_at_once(slowdir: str) -> None:
+    with Serving(slowdir, '--app', 'slowapp:app', '-a', '127.0.0.1:0') as s:
+        answers: List[Any] = []
+        thread = slow_request(s.address, answers)
+        wait_for(lambda: os.path.exists(os.path.join(slowdir, 'started')), 'slow')
+        s.send(signal.SIGTERM)
+        wait_for(lambda: _refused(s.address), 'the listener to close')
+        s.send(signal.SIGTERM)
+        assert s.wait() == 1
+        thread.join(GUARD)
+        assert len(answers) == 1 and isinstance(answers[0], ConnectionError)
+        assert s.rest() == 'Stopped serving on {} (not cleanly: see the log)\n'.format(s.url)
+        assert 'Second signal (SIGTERM): stopping at once' in s.stderr()
+
+
+def test_serve_shutdown_timeout(slowdir: str) -> None:
+    with Serving(slowdir, '--app', 'slowapp:app', '-a', '127.0.0.1:0',
+                 '--shutdown-timeout', '0.2') as s:
+        answers: List[Any] = []
+        thread = slow_request(s.address, answers)
+        wait_for(lambda: os.path.exists(os.path.join(slowdir, 'started')), 'slow')
+        assert s.stop(signal.SIGTERM) == 0
+        open(os.path.join(slowdir, 'release'), 'w').close()
+        thread.join(GUARD)
+        assert len(answers) == 1 and isinstance(answers[0], ConnectionError)
+        assert 'Shutdown: cutting off 1 connections still busy after 0.2 s' in s.stderr()
+
+
+@pytest.mark.parametrize('extra', [[], ['--workers', '2']])
+def test_serve_socket_from_systemd(appdir: str, extra: List[str]) -> None:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        sock.listen(16)
+        port = sock.getsockname()[1]
+        command = activated_command(sock, [sys.executable, '-m', 'degu', 'serve',
+                                           '--app', 'cliapp:app'] + extra)
+        with Serving(appdir, command=command, pass_fds=[sock.fileno()]) as s:
+            assert s.lines == ['Serving on http://127.0.0.1:{}/\n'.format(port)]
+            result = run_degu('request', 'GET', address_text(s.address), '/headers')
+            assert result.returncode == 0
+            assert s.stop(signal.SIGTERM) == 0
+            log = s.stderr()
+        assert ("Serving the socket systemd passed: fd 3 (web), http://127.0.0.1:{}/; "
+                "--address is not used".format(port)) in log
+        # The variables were for the server alone: its app does not see them.
+        assert b'listen' not in result.stdout
+        # The socket is systemd's: it still listens after the service stopped.
+        with socket.create_connection(sock.getsockname(), timeout=GUARD):
+            pass
+
+
+def test_serve_socket_from_systemd_unix(appdir: str) -> None:
+    path = os.path.join(appdir, 'activated.socket')
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(path)
+        sock.listen(16)
+        command = activated_command(sock, [sys.executable, '-m', 'degu', 'serve',
+                                           '--app', 'cliapp:app', '-q'])
+        with Serving(appdir, command=command, pass_fds=[sock.fileno()]) as s:
+            assert s.address == path
+            assert run_degu('request', 'GET', path, '/').stdout == b'hello, world\n'
+            assert s.stop() == 0
+        assert os.path.exists(path)  # systemd's socket file: not ours to remove
+
+
+def test_serve_bad_socket_from_systemd(appdir: str) -> None:
+    with socket.socket() as sock:  # not listening
+        command = activated_command(sock, [sys.executable, '-m', 'degu', 'serve',
+                                           '--app', 'cliapp:app'])
+        result = subprocess.run(command, cwd=appdir, env=degu_env(),
+                                pass_fds=[sock.fileno()], capture_output=True,
+                                timeout=GUARD)
+    assert result.returncode == 1
+    assert result.stdout == b''
+    assert result.stderr == b'degu serve: socket activation: passed descriptor 3 ' \
+                            b'is not listening\n'
+
+
+def _allowed_uids_supported() -> bool:
+    try:
+        Server(('127.0.0.1', 0), _thread_app, allowed_uids=None).close()
+    except TypeError:
+        return False
+    return True
+
+
+needs_allowed_uids = pytest.mark.skipif(
+    not _allowed_uids_supported(), reason='Server has no allowed_uids option yet')
+
+
+def _get_as(uid: int, address: Any) -> bytes:
+    """A GET / from a child process running as *uid*: the raw answer (or b'')."""
+    (r, w) = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            os.setgid(uid)
+            os.setuid(uid)
+            sock = socket.socket(socket.AF_UNIX)
+            sock.settimeout(GUARD)
+            sock.connect(address)
+            sock.sendall(b'GET / HTTP/1.1\r\n\r\n')
+            data = b''
+            while True:
+                piece = sock.recv(4096)
+                if not piece:
+                    break
+                data += piece
+                if b'\r\n\r\n' in data:
+                    break
+            os.write(w, data)
+        except BaseException:
+            pass
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r, 'rb') as fp:
+        answer = fp.read()
+    os.waitpid(pid, 0)
+    return answer
+
+
+@needs_allowed_uids
+@pytest.mark.skipif(os.getuid() != 0, reason='needs root to connect as another user')
+@pytest.mark.skipif(not LINUX, reason='abstract AF_UNIX names are Linux-only')
+@pytest.mark.parametrize('extra, allowed', [([], False), (['--allow-any-user'], True)])
+def test_serve_peer_uid(appdir: str, extra: List[str], allowed: bool) -> None:
+    with Serving(appdir, '--app', 'cliapp:app', '-a', '@', '-q', *extra) as s:
+        assert _get_as(0, s.address).startswith(b'HTTP/1.1 200 OK\r\n')
+        answer = _get_as(65534, s.address)
+        assert answer.startswith(b'HTTP/1.1 200 OK\r\n') is allowed
+        assert s.stop() == 0
+
+
+def test_peer_options(monkeypatch: Any) -> None:
+    from degu import serve
+    args = cli.build_parser().parse_args(['serve', '-a', '@x'])
+    monkeypatch.setattr(serve, '_takes_allowed_uids', lambda: True)
+    assert serve._peer_options(args, socket.AF_UNIX) == {'allowed_uids': (os.getuid(),)}
+    assert serve._peer_options(args, socket.AF_INET) == {}
+    args = cli.build_parser().parse_args(['serve', '-a', '@x', '--allow-any-user'])
+    assert serve._peer_options(args, socket.AF_UNIX) == {'allowed_uids': None}
+    monkeypatch.setattr(serve, '_takes_allowed_uids', lambda: False)
+    assert serve._peer_options(args, socket.AF_UNIX) == {}

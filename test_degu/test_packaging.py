@@ -560,7 +560,7 @@ def test_installed_degu_serves_and_requests(installed: Dict[str, str]) -> None:
     try:
         assert server.stdout is not None
         line = server.stdout.readline().decode()
-        assert line == 'Serving on {!r}\n'.format(socket_file)
+        assert line == 'Serving on unix:{}\n'.format(socket_file)
         body = run([installed['degu'], 'request', 'GET', socket_file, '/hello.txt'],
                    cwd=outside)
         assert body == 'hello from the installed degu\n'
