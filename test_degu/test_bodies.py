@@ -562,8 +562,9 @@ def test_body_write_to_relay_small_one_send() -> None:
 
 @pytest.mark.parametrize('length, sizes', [
     (BUF_LEN + 1, [BUF_LEN + 1]),
-    (IO_SIZE, [IO_SIZE]),
-    (2 * IO_SIZE + 5, [IO_SIZE, IO_SIZE, 5]),
+    # A relay moves pieces that grow as bytes arrive (piece_size()).
+    (IO_SIZE, [65536, 65536, 131072, 262144, 524288]),
+    (2 * IO_SIZE + 5, [65536, 65536, 131072, 262144, 524288, IO_SIZE, 5]),
 ])
 def test_body_write_to_relay_big(make_big_rfile: Sources, length: Any, sizes: Any) -> None:
     data = os.urandom(length)
