@@ -314,7 +314,7 @@ class Stream(Source):
     def fail(self) -> None:
         """A read failed half-way: no more reads; a client-side stream closes.
 
-        (``broken`` then tells a server that its peer's body was at fault.)
+        (``broken`` then tells a server that its peer was at fault.)
         """
         self._broken = True
         self._start = self._stop = 0
@@ -323,12 +323,11 @@ class Stream(Source):
             self.close()
 
     def abandon(self) -> None:
-        """A body was left half-read, through no fault of the peer's.
+        """A body was left half-read because its destination failed.
 
-        Its destination failed (a relay whose other side went away).  The
-        position in the stream is lost all the same: a client-side stream
-        closes; a server-side one is closed by the server once it has
-        answered, as after any request whose body was not read to its end.
+        Not the peer's fault, but the stream position is lost: a client-side
+        stream closes; a server closes its side after answering, as after
+        any request whose body was not read to its end.
         """
         if not self.server_side:
             self.close()
@@ -343,9 +342,8 @@ class Stream(Source):
     def _recv_body(self, dst: memoryview) -> int:
         """``_recv()`` for a body: the peer must keep up ``MIN_BODY_RATE``.
 
-        The time this call waits is taken from the body's budget
-        (``_credit``), the bytes it gets refill it, up to *timeout*.  While
-        the budget is full (a peer keeping up) this costs two clock reads.
+        The time this call waits is taken from the body's budget, the bytes
+        it gets refill it.  A peer keeping up costs two clock reads.
         """
         if self.timeout is None:
             return self._recv(dst)  # blocking by choice: no deadline either

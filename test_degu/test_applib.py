@@ -1840,7 +1840,10 @@ def test_proxy_two_connections(www: str, sockdir: str) -> None:
             for conn in conns:
                 assert conn.get('/bytes', {}).body.read() == SMALL
         assert len(upstream.sessions) == 3
-        assert [s.requests for s in upstream.sessions] == [3, 3, 3]
+        # (an upstream counts a request once its response is sent: it may
+        # not have counted the last one yet when the response arrives)
+        wait_for(lambda: [s.requests for s in upstream.sessions] == [3, 3, 3],
+                 'three requests on each upstream connection')
         for conn in conns:
             conn.close()
 
@@ -1990,7 +1993,8 @@ def test_proxy_upstream_max_requests(www: str, sockdir: str) -> None:
                 assert r.headers == {'x-kind': 'bytes', 'content-length': len(SMALL)}
                 assert r.body.read() == SMALL
             assert conn.closed is False
-            assert [s.requests for s in upstream.sessions] == [2, 2, 1]
+            wait_for(lambda: [s.requests for s in upstream.sessions] == [2, 2, 1],
+                     'requests counted by the upstream')
             conn.close()
 
 
