@@ -22,6 +22,7 @@ MYPYC_MODULES = [
     'degu/ranges.py',
     'degu/parsing.py',
     'degu/rendering.py',
+    'degu/sources.py',
     'degu/sockio.py',
     'degu/bodies.py',
     'degu/messages.py',

@@ -9,7 +9,8 @@ returning ``(status, reason, headers, body)``) or builds one:
 * ``Router(appmap)`` picks an app by the next path component, descending
   through nested dicts; an unknown component is ``410 Gone``.
 * ``ProxyApp(client)`` relays each request to an upstream server over one
-  client connection per downstream connection (a reverse proxy).
+  client connection per downstream connection (a reverse proxy), dropping
+  hop-by-hop headers, answering ``502``/``504`` when the upstream fails.
 * ``FilesApp(dir_name)`` serves the regular files beneath one directory,
   with single byte ranges.
 
@@ -21,15 +22,21 @@ refusing apps never read a request body.
 
 import errno
 import io
+import logging
 import mimetypes
 import os
+import select
 import stat
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .errors import TYPE_ERROR, TYPE_ERROR2
-from .limits import ROUTER_MAX_DEPTH
+from .errors import TYPE_ERROR, TYPE_ERROR2, EmptyPreambleError
+from .limits import BODY_READY, MAX_LOGGED_MESSAGE, MAX_URI_LEN, ROUTER_MAX_DEPTH
+from .messages import connection_options
 from .server import Request, Session
+from .sockio import Stream
 from .util import decode_component
+
+log = logging.getLogger('degu.applib')
 
 __all__ = ('AllowedMethods', 'MethodFilter', 'Router', 'ProxyApp')
 
@@ -193,25 +200,94 @@ class Router:
 
 # -- reverse proxy -----------------------------------------------------------
 
+# Hop-by-hop headers (RFC 9110 section 7.6.1, RFC 9112 section 7): they
+# are about one connection, so a proxy drops them, both ways, along with
+# any header a ``connection`` header names.  ``transfer-encoding`` is the
+# framing of a chunked body on one hop; the next hop's framing is added
+# again from the body itself.
+HOP_BY_HOP = frozenset([
+    'connection', 'keep-alive', 'te', 'upgrade', 'proxy-authorization',
+    'proxy-authenticate', 'trailer', 'transfer-encoding',
+])
+
+# Errors after which a request is sent once more, on a new upstream
+# connection: the upstream closed a kept connection instead of answering
+# (it timed out the idle connection, or reached its max_requests, as the
+# request went out).  See ProxyApp._retryable().
+CLOSED_ERRORS = (EmptyPreambleError, ConnectionResetError, BrokenPipeError,
+                 ConnectionAbortedError)
+
+
+def strip_hop_by_hop(headers: Dict[str, Any]) -> None:
+    """Remove the hop-by-hop headers from *headers*, in place.
+
+    >>> headers = {'connection': 'x-a', 'x-a': '1', 'keep-alive': '5', 'x-b': '2'}
+    >>> strip_hop_by_hop(headers)
+    >>> headers
+    {'x-b': '2'}
+    """
+    value = headers.get('connection')
+    if value is not None:
+        for name in connection_options(value):
+            headers.pop(name, None)
+    for name in HOP_BY_HOP:
+        if name in headers:
+            del headers[name]
+
+
+def _open(conn: Any) -> bool:
+    """Whether a kept upstream connection may take another request.
+
+    It must not be closed, and nothing may be waiting to be read on it: an
+    idle connection that the upstream closed reads as the end of the stream
+    (or a reset), and one on which it sent something unasked is no use.
+    """
+    if conn.closed:
+        return False
+    sock = getattr(conn, 'sock', None)
+    if sock is None:
+        return True  # not a socket we can look at: its closed flag must do
+    try:
+        fd = sock.fileno()
+        if fd < 0:
+            return False
+        if hasattr(select, 'poll'):
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            return not poller.poll(0)
+        return not select.select([fd], [], [], 0)[0]
+    except (OSError, ValueError):
+        return False
+
+
 class ProxyApp:
     """Relay every request to an upstream server and its response back.
 
     One upstream ``Connection`` (from ``client.connect()``) serves one
     downstream connection, kept in ``session.store[key]``; requests on it are
-    relayed in order, bodies streamed through, chunk extensions intact.  A
-    closed upstream connection is replaced by a new one on the next request.
+    relayed in order, bodies streamed through, chunk extensions intact.
 
-    The ``expect`` request header is not forwarded: the server in front of
-    this app has already answered it (``100 Continue``), and the upstream
-    client sends bodies without waiting for an interim response.
+    Hop-by-hop headers (``HOP_BY_HOP``, and any header a ``connection``
+    header names) are dropped both ways, and so is ``expect``: the server in
+    front of this app has already answered it (``100 Continue``), and the
+    upstream client sends bodies without waiting for an interim response.
+    An upstream's ``connection: close`` is the client's business (it closes
+    that upstream connection after the response), never passed on.
 
-    The upstream ``Response`` is returned unchanged; the server accepts the
-    namedtuple as an RGI response.  A status after which the upstream server
-    closes its connection makes this server close the downstream one too
-    (the same rule applies on both hops), and when the downstream connection
-    ends, its upstream ``Connection`` goes away with the session (closed
-    when garbage collected).  A failing upstream request raises, which
-    drops the downstream connection: there is no ``502``.
+    A kept upstream connection is used again only while it is open and
+    idle; otherwise a new one is opened.  If a kept connection fails before
+    any of the response arrived (the upstream closed it just as the request
+    went out), the request is sent once more on a new connection, when that
+    is safe: not a ``POST``, and its body not started.  Any other failure of
+    the upstream is answered ``502 Bad Gateway`` (``504 Gateway Timeout``
+    when it did not answer in time), logged as one WARNING line on
+    ``'degu.applib'``; a failure of the downstream peer's own request body
+    is raised, for the server to answer (a ``400``, a ``408``...).
+
+    The upstream ``Response`` is returned as it is otherwise (the server
+    accepts the namedtuple as an RGI response).  A status after which the
+    upstream server closes its connection makes this server close the
+    downstream one too (the same rule applies on both hops).
     """
 
     __slots__ = ('client', 'key')
@@ -229,16 +305,63 @@ class ProxyApp:
             raise TypeError(TYPE_ERROR2.format('session', Session, type(session)))
         if type(request) is not Request:
             raise TypeError(TYPE_ERROR2.format('request', Request, type(request)))
-        store = session.store
-        conn = store.get(self.key)
-        if conn is None or conn.closed:
-            conn = self.client.connect()
-            store[self.key] = conn
         headers = request.headers
+        strip_hop_by_hop(headers)
         headers.pop('expect', None)
-        return conn.request(
-            request.method, request.build_proxy_uri(), headers, request.body
-        )
+        method = request.method
+        uri = request.build_proxy_uri()
+        body = request.body
+        store = session.store
+        conn = store.pop(self.key, None)
+        reused = conn is not None and _open(conn)
+        if conn is not None and not reused and not conn.closed:
+            conn.close()  # stale: closed by the upstream while it was idle
+        while True:
+            try:
+                if not reused:
+                    conn = self.client.connect()
+                response = conn.request(method, uri, headers, body)
+            except (OSError, ValueError) as e:
+                if _downstream_failed(body):
+                    raise  # the peer's own body: the server answers it
+                if reused and self._retryable(e, method, body):
+                    reused = False
+                    continue
+                return _bad_gateway(e, method, uri)
+            store[self.key] = conn
+            strip_hop_by_hop(response.headers)
+            return response
+
+    @staticmethod
+    def _retryable(error: Exception, method: str, body: Any) -> bool:
+        """Whether a request that failed on a kept connection may go again.
+
+        Only if the upstream closed that connection instead of answering
+        (nothing of a response arrived), and sending the request again
+        cannot do harm: its body was not started (there is still all of it
+        to send), and its method is not ``POST``, the one that is not
+        idempotent (RFC 9110 section 9.2.2; RFC 9112 section 9.3.1 forbids
+        repeating a request that may have had an effect).
+        """
+        if not isinstance(error, CLOSED_ERRORS) or method == 'POST':
+            return False
+        return body is None or getattr(body, 'state', None) == BODY_READY
+
+
+def _downstream_failed(body: Any) -> bool:
+    """Whether reading the downstream request body is what failed."""
+    rfile = getattr(body, 'rfile', None)
+    return isinstance(rfile, Stream) and rfile.broken
+
+
+def _bad_gateway(error: Exception, method: str, uri: str) -> ResponseTuple:
+    if isinstance(error, TimeoutError):
+        (status, reason) = (504, 'Gateway Timeout')
+    else:
+        (status, reason) = (502, 'Bad Gateway')
+    log.warning('%d %s for %s %.*s: %.*r', status, reason, method,
+                MAX_URI_LEN, uri, MAX_LOGGED_MESSAGE, error)
+    return (status, reason, {}, None)
 
 
 # -- static files ------------------------------------------------------------

@@ -11,9 +11,15 @@ Every body object walks one state machine and never goes back::
   different kind of operation (iterating, ``write_to()``) is refused.
 * ``CONSUMED``: every byte was moved; every further call is refused.
 * ``ERROR``: something failed half-way (short data, bad chunk, a raising
-  source).  The body refuses further use, and when it was reading from a live
-  connection that connection is closed too, because its stream position is
-  now unknown.  Nothing is ever half-consumed silently.
+  source or destination).  The body refuses further use, and the connection
+  it was reading from is told, because its stream position is now unknown:
+  ``fail()`` when reading failed (the sender's fault: a client-side stream
+  closes, a server-side one refuses further reads, so that the server
+  blames and answers its peer), ``abandon()`` when writing to the
+  destination failed (the sender did nothing wrong: a client-side stream
+  closes, a server-side one is closed by the server after the response,
+  as for any request body not read to its end).  Nothing is ever
+  half-consumed silently.
 
 Incoming bodies read from a live connection (a ``degu.sockio.Stream``,
 sharing its buffer) or from any object with ``readinto()`` (and
@@ -29,7 +35,7 @@ chunked body has ``data == b''``.
 """
 
 from collections import namedtuple
-from typing import Any, Callable, Iterable, Iterator, Optional, Tuple
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Tuple
 
 from .errors import TYPE_ERROR, ContentTooLargeError, ProtocolError
 from .limits import (
@@ -46,10 +52,10 @@ from .limits import (
 from .parsing import parse_chunk
 from .ranges import ContentRange, Range
 from .rendering import format_chunk
-from .sockio import Source, Stream, _check_received, write_rest
+from .sockio import Stream, write_rest
+from .sources import CRLF, FileSource, Source, piece_size
 
 Chunk = Tuple[Optional[Tuple[str, str]], bytes]
-CRLF = b'\r\n'
 
 _STATE_MESSAGES = {
     BODY_STARTED: 'BODY_STARTED, cannot start another operation',
@@ -74,71 +80,6 @@ def _check_content_length(content_length: Any) -> int:
             MAX_LENGTH, content_length
         ))
     return content_length
-
-
-class FileSource(Source):
-    """Any ``rfile`` with ``readinto()`` (and ``readline()`` for chunked data),
-    seen through the ``Source`` interface that a ``Stream`` has natively.
-
-    The checks of the ``rfile`` contract live here: ``readinto()`` must
-    return an ``int`` in range (``0`` meaning end of data), ``readline()`` a
-    ``bytes`` line of at most the size asked for, ending in CRLF.
-    """
-
-    __slots__ = ('_readinto', '_readline')
-
-    def __init__(self, rfile: Any, chunked: bool) -> None:
-        # A missing method is an AttributeError, as it would be on first use.
-        self._readinto = rfile.readinto
-        if not callable(self._readinto):
-            raise TypeError('rfile.readinto() is not callable')
-        self._readline: Any = None
-        if chunked:
-            self._readline = rfile.readline
-            if not callable(self._readline):
-                raise TypeError('rfile.readline() is not callable')
-
-    def readinto(self, dst: memoryview) -> int:
-        return _check_received(self._readinto(dst), len(dst))
-
-    def read(self, size: int) -> bytes:
-        out = bytearray(size)
-        view = memoryview(out)
-        got = 0
-        while got < size:
-            added = self.readinto(view[got:])
-            if added == 0:
-                raise ProtocolError(
-                    'expected to read {} bytes, but received {}'.format(size, got)
-                )
-            got += added
-        return bytes(out)
-
-    def take(self, size: int) -> memoryview:
-        return memoryview(self.read(size))
-
-    def readline(self, size: int) -> bytes:
-        line = self._readline(size)
-        if type(line) is not bytes:
-            raise TypeError(
-                'need a {!r}; readline() returned a {!r}'.format(bytes, type(line))
-            )
-        if len(line) > size:
-            raise ValueError('readline() returned too many bytes: {} > {}'.format(
-                len(line), size
-            ))
-        if line[-2:] != CRLF:
-            raise ProtocolError('{!r} not found in {!r}...'.format(CRLF, line[:32]))
-        return line
-
-    def read_chunk_data(self, size: int) -> bytes:
-        raw = self.read(size + 2)
-        if raw[-2:] != CRLF:
-            raise ProtocolError('bad chunk data termination: {!r}'.format(raw[-2:]))
-        return raw[:-2]
-
-    def fail(self) -> None:
-        """Nothing to do: a file is not a connection that could be left astray."""
 
 
 def _source(rfile: Any, chunked: bool) -> Source:
@@ -221,9 +162,37 @@ class _IncomingBody(_StateMachine):
         return self._rfile
 
     def _fail(self) -> None:
-        """Enter BODY_ERROR; a live connection is told (its position is lost)."""
+        """Reading failed: enter BODY_ERROR; the source is told (its position is lost)."""
         self._state = BODY_ERROR
         self._src.fail()
+
+    def _abandon(self) -> None:
+        """Writing where the body goes failed: enter BODY_ERROR, tell the source."""
+        self._state = BODY_ERROR
+        self._src.abandon()
+
+    def _move(self, src: Source, wfile: Stream, size: int) -> int:
+        """Move *size* bytes from connection to connection; return *size*.
+
+        Each piece goes straight from the source's buffer to the socket,
+        without a copy, in pieces that grow as bytes arrive (see
+        ``piece_size()``).
+        """
+        got = 0
+        while got < size:
+            piece = piece_size(got, size)
+            try:
+                view = src.take(piece)
+            except BaseException:
+                self._fail()
+                raise
+            try:
+                wfile.write_now(view)
+            except BaseException:
+                self._abandon()
+                raise
+            got += piece
+        return size
 
     def _done(self) -> None:
         """Enter BODY_CONSUMED; the source learns the message was read."""
@@ -365,25 +334,34 @@ class Body(_IncomingBody):
         write = _get_write(wfile)
         self._start(True)
         src = self._src
+        if (type(src) is Stream and type(wfile) is Stream
+                and self._remaining > BUF_LEN):
+            return self._relay(src, wfile)
         total = 0
-        try:
-            if (type(src) is Stream and type(wfile) is Stream
-                    and self._remaining > BUF_LEN):
-                # Relaying between connections: move each piece straight from
-                # the stream's buffer to the socket, without a copy.  (A body
-                # that fits in BUF_LEN is queued instead, so it shares the
-                # preamble's send().)
-                while self._remaining > 0:
-                    size = min(IO_SIZE, self._remaining)
-                    total += wfile.write_now(src.take(size))
-                    self._remaining -= size
-            while self._remaining > 0:
-                size = min(IO_SIZE, self._remaining)
-                total += _write_all(write, src.read(size))
-                self._remaining -= size
-        except BaseException:
-            self._fail()
-            raise
+        while self._remaining > 0:
+            size = min(IO_SIZE, self._remaining)
+            try:
+                data = src.read(size)
+            except BaseException:
+                self._fail()
+                raise
+            try:
+                total += _write_all(write, data)
+            except BaseException:
+                self._abandon()
+                raise
+            self._remaining -= size
+        self._done()
+        return total
+
+    def _relay(self, src: Source, wfile: Stream) -> int:
+        """``write_to()`` from one connection to another (see ``_move()``).
+
+        (A body that fits in ``BUF_LEN`` is not relayed this way but
+        queued, so that it shares the preamble's ``send()``.)
+        """
+        total = self._move(src, wfile, self._remaining)
+        self._remaining = 0
         self._done()
         return total
 
@@ -467,32 +445,82 @@ class ChunkedBody(_IncomingBody):
             yield chunk
 
     def write_to(self, wfile: Any) -> int:
-        """Re-emit every chunk (extensions kept) to ``wfile``; return the byte count.
-
-        Relayed from one connection to another, each chunk goes out as soon
-        as it has arrived, unless the next one is already waiting in the
-        source's buffer.
-        """
+        """Re-emit every chunk (extensions kept) to ``wfile``; return the byte count."""
         _get_write(wfile)
         self._start(True)
         src = self._src
-        relay: Optional[Stream] = None
-        if type(wfile) is Stream and isinstance(src, Stream):
-            relay = src
+        if type(src) is Stream and type(wfile) is Stream:
+            return self._relay(src, wfile)
         total = 0
         while True:
             chunk = self._next()
             try:
                 total += write_chunk(wfile, chunk)
-                if relay is not None and not relay.buffered():
-                    wfile.flush()
             except BaseException:
-                self._fail()
+                self._abandon()
                 raise
             if not chunk[1]:
                 break
         self._done()
         return total
+
+    def _relay(self, src: Stream, wfile: Stream) -> int:
+        """``write_to()`` from one connection to another.
+
+        Each chunk goes out as soon as it has arrived, unless the next one
+        is already waiting in the source's buffer.  A chunk bigger than
+        ``BUF_LEN`` is moved in pieces, as a ``Body`` is: a relay never
+        holds a whole 16 MiB chunk.
+        """
+        total = 0
+        size = -1
+        while size != 0:
+            data = b''
+            try:
+                (size, extension) = parse_chunk(src.readline(MAX_LINE_LEN)[:-2])
+                if size <= BUF_LEN:
+                    data = src.read_chunk_data(size)
+            except BaseException:
+                self._fail()
+                raise
+            try:
+                if size <= BUF_LEN:
+                    total += write_chunk(wfile, (extension, data))
+                    if not src.buffered():
+                        wfile.flush()
+                else:
+                    total += wfile.write(_chunk_line(size, extension))
+            except BaseException:
+                self._abandon()
+                raise
+            if size > BUF_LEN:
+                total += self._move(src, wfile, size)
+                try:
+                    end = src.take(2)
+                    if end != CRLF:
+                        raise ProtocolError(
+                            'bad chunk data termination: {!r}'.format(end.tobytes())
+                        )
+                except BaseException:
+                    self._fail()
+                    raise
+                try:
+                    total += wfile.write(CRLF)
+                except BaseException:
+                    self._abandon()
+                    raise
+        self._done()
+        return total
+
+
+def _chunk_line(size: int, extension: Optional[Tuple[str, str]]) -> bytes:
+    """The size line of a chunk of *size* bytes (whose data is not at hand).
+
+    >>> _chunk_line(65536, ('k', 'v'))
+    b'10000;k=v\\r\\n'
+    """
+    # The renderer checks and writes the extension; only the size differs.
+    return '{:x}'.format(size).encode('ascii') + format_chunk((extension, b''))[1:]
 
 
 class BodyIter(_OutgoingBody):

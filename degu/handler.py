@@ -388,10 +388,11 @@ def _fault(error: Exception, phase: int, stream: Stream, session: Session,
     """
     if isinstance(error, OSError):
         session.close(repr(error))
-        if isinstance(error, TimeoutError) and not (phase == READING
-                                                    and stream.buffered() == 0):
+        if isinstance(error, TimeoutError) and phase != ANSWERING and not (
+                phase == READING and stream.buffered() == 0):
             # A request that stalled half-way (an idle connection that
-            # times out is just closed).
+            # times out is just closed; a response whose body's source
+            # stalled, a proxy's upstream, say, is no request timeout).
             return (True, 408, _answer(stream, 408, 'Request Timeout', phase, sent))
         return (False, 0, 0)
     if isinstance(error, ProtocolError) and _peers_fault(phase, stream, request):

@@ -102,6 +102,30 @@ IO_SIZE = 1048576
 # larger body must be streamed, never loaded into memory at once.
 MAX_IO_SIZE = 16777216
 
+# Memory follows the bytes that arrive, never the size a peer announces: a
+# read bigger than BUF_LEN is received into pieces, the first FIRST_PIECE
+# bytes long and each next one as long as all the bytes received before it
+# (at most IO_SIZE).  Whatever a peer announced, the memory a read holds is
+# then at most twice the bytes it actually sent, plus FIRST_PIECE.  64 KiB
+# is what one recv() typically returns on a busy loopback or LAN socket.
+FIRST_PIECE = 65536
+
+# The body deadline.  A body (a request body read by the server, a response
+# body read by the client) must keep coming at MIN_BODY_RATE bytes per
+# second on average.  The rule is a budget of seconds of waiting: each body
+# starts with `timeout` seconds (the Server's or Client's option); the time
+# spent waiting in recv() for its bytes is taken from it, and every
+# MIN_BODY_RATE bytes received give one second back, never above `timeout`
+# again.  A peer whose budget runs out is cut off with a TimeoutError (the
+# server answers 408).  Only waiting for the peer counts, not the time the
+# app takes between two reads: a slow app never makes a fast peer look slow.
+# This is Apache's mod_reqtimeout default, body=20,MinRate=500 (20 s, then
+# one more second per 500 bytes), with Degu's timeout for the 20 s; nginx's
+# client_body_timeout only bounds each read, so a peer sending one byte
+# every 59 s keeps its connection forever.  500 bytes/s is 4 kbit/s: far
+# below any real network, far above a trickle that holds a slot for free.
+MIN_BODY_RATE = 500
+
 # The states of a body object (see degu.bodies).
 BODY_READY = 0
 BODY_STARTED = 1

@@ -158,6 +158,15 @@ def read_request(stream: Stream) -> Optional[Request]:
     return (method, uri, headers, body, path, query)
 
 
+def connection_options(value: str) -> List[str]:
+    """The names a ``connection`` header lists, lowercase.
+
+    >>> connection_options('Keep-Alive, x-trace')
+    ['keep-alive', 'x-trace']
+    """
+    return [t.strip() for t in value.lower().split(',') if t.strip()]
+
+
 def wants_close(headers: Headers) -> bool:
     """True if a ``connection`` header says ``close`` (one of its tokens)."""
     value = headers.get('connection')
@@ -182,10 +191,14 @@ def read_response(stream: Stream, method: str) -> Response:
         (status, reason, headers) = _skip_interim(stream, preamble, headers)
     if 'connection' in headers:
         # Hop-by-hop: acted on here (the stream closes once this response
-        # is read), never passed up to the caller.
+        # is read), never passed up to the caller, and neither are the
+        # headers it names (RFC 9110 section 7.6.1), but for the framing
+        # header, which says where this response ends.
         if wants_close(headers):
             stream.close_after("the server sent 'connection: close'")
-        del headers['connection']
+        for name in connection_options(headers.pop('connection')):
+            if name != 'content-length' and name != 'transfer-encoding':
+                headers.pop(name, None)
     if method == 'HEAD' or status == 204 or status == 304:
         body = None  # whatever framing header it has describes another body
     elif 'content-length' in headers and headers['content-length'] == 0:

@@ -19,7 +19,7 @@ from .limits import (
 )
 
 SERVER_OPTIONS = ('max_connections', 'max_requests', 'timeout', 'shutdown_timeout',
-                  'access_log')
+                  'access_log', 'allowed_uids')
 CLIENT_OPTIONS = ('host', 'authorization', 'timeout', 'on_connect')
 
 
@@ -74,7 +74,28 @@ def server_options(cls_name: str, options: Dict[str, Any],
             options.get('shutdown_timeout', SHUTDOWN_TIMEOUT), False, 'shutdown_timeout'
         ),
         'access_log': _check_bool('access_log', options.get('access_log', False)),
+        'allowed_uids': _check_uids(options.get('allowed_uids')),
     }
+
+
+def _check_uids(uids: Any) -> Any:
+    """``allowed_uids``: ``None`` (any peer) or a non-empty tuple of user ids."""
+    if uids is None:
+        return None
+    if type(uids) is not tuple:
+        raise TypeError(TYPE_ERROR.format(
+            'allowed_uids', (tuple, type(None)), type(uids), uids
+        ))
+    if not uids:
+        raise ValueError('allowed_uids: empty, no peer could connect; '
+                         'None allows any peer')
+    for (i, uid) in enumerate(uids):
+        name = 'allowed_uids[{}]'.format(i)
+        if type(uid) is not int:
+            raise TypeError(TYPE_ERROR.format(name, int, type(uid), uid))
+        if uid < 0:
+            raise ValueError('{} must be >= 0; got {!r}'.format(name, uid))
+    return uids
 
 
 def _check_bool(name: str, value: Any) -> bool:

@@ -62,6 +62,26 @@ def _refuse(stream: Stream) -> None:
     stream.close()
 
 
+def _allowed(stream: Stream, uids: Tuple[int, ...]) -> bool:
+    """Whether an AF_UNIX peer's uid (``SO_PEERCRED``) is in *uids*; if not, close it.
+
+    A peer whose credentials cannot be read is refused too.
+    """
+    try:
+        creds = addresses.credentials(stream.sock)
+    except OSError:
+        creds = None
+    if creds is not None and creds[1] in uids:
+        return True
+    if creds is None:
+        log.warning('Refused an AF_UNIX peer: its uid is unknown')
+    else:
+        log.warning('Refused an AF_UNIX peer: uid %d (pid %d) is not in allowed_uids',
+                    creds[1], creds[0])
+    stream.close()
+    return False
+
+
 def _app_name(app: Any) -> str:
     """``module.qualname`` of a function or class, ``module.Class(<...>)`` of an instance."""
     qualname = getattr(app, '__qualname__', None)
@@ -116,6 +136,7 @@ class Server:
         self.timeout: Any = checked['timeout']
         self.shutdown_timeout: Any = checked['shutdown_timeout']
         self.access_log: bool = checked['access_log']
+        self.allowed_uids: Optional[Tuple[int, ...]] = checked['allowed_uids']
 
     def __repr__(self) -> str:
         return '{}({!r}, {})'.format(
@@ -188,6 +209,8 @@ class Server:
                  self.timeout, self.max_connections, self.max_requests)
         slots = threading.BoundedSemaphore(self.max_connections)
         listener = self.sock
+        # Who may connect is checked on AF_UNIX only (TCP peers have no uid).
+        uids = self.allowed_uids if listener.family == socket.AF_UNIX else None
         # A new connection waits up to SLOT_WAIT for a slot.  Once a whole
         # wait has failed the server is saturated, and the connections queued
         # behind that one are refused at once until a slot is free again:
@@ -210,6 +233,8 @@ class Server:
                     self._shutdown.wait(ACCEPT_RETRY_DELAY)
                     continue
                 stream = Stream(sock, self.timeout, server_side=True)
+                if uids is not None and not _allowed(stream, uids):
+                    continue  # before it takes a slot or a thread
                 if not slots.acquire(timeout=wait):
                     wait = 0.0
                     log.warning('Too many connections, rejecting %r', address)

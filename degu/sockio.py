@@ -28,15 +28,18 @@ position in the stream is lost, so the stream is *broken*: every later read
 raises.  A client-side stream then closes at once; a server-side stream
 keeps its write side, so that the server can still answer, then close.
 
-A ``Stream`` is also a ``Source``: the interface a body reads through.
-``degu.bodies`` adapts any other ``rfile`` (a file, ``io.BytesIO``) to the
-same interface, so bodies never ask which kind of source they have.
+A ``Stream`` is also a ``Source`` (``degu.sources``): the interface a body
+reads through, which ``FileSource`` gives any other ``rfile``.  A body read
+through a stream with a *timeout* is held to a minimum rate
+(``MIN_BODY_RATE``), and a read bigger than ``BUF_LEN`` gets memory only as
+its bytes arrive (``piece_size()``).
 """
 
 import os
 import socket
 import threading
 import time
+from time import monotonic
 from typing import Any, Callable, List, Optional, Union
 
 from .errors import (
@@ -45,7 +48,8 @@ from .errors import (
     HeadersTooLargeError,
     ProtocolError,
 )
-from .limits import BUF_LEN, IO_SIZE, LINGER_BYTES, LINGER_TIME
+from .limits import BUF_LEN, FIRST_PIECE, LINGER_BYTES, LINGER_TIME, MIN_BODY_RATE
+from .sources import Source, _check_received, piece_size
 
 Buffer = Union[bytes, bytearray, memoryview]
 
@@ -54,30 +58,16 @@ LINE_END = b'\r\n'
 LF = b'\n'
 CR = 0x0D  # b'\r'[0]
 
-# The first buffer of a read bigger than BUF_LEN; each further one doubles,
-# up to IO_SIZE.  Memory then grows with the bytes that actually arrive (at
-# most twice them), never with the size a peer merely announced.
-FIRST_PIECE = 65536
-
 CLOSED = 'Connection is closed'
+
+# Why a body's reader gave up on a slow peer (see MIN_BODY_RATE).
+TOO_SLOW = 'body not received in time: slower than {} bytes/s'.format(MIN_BODY_RATE)
 
 # Held while a stream closes its socket and while another thread interrupts
 # one (see Stream.interrupt()), so that an interrupt never reaches a file
 # descriptor number that a close has just freed for reuse.  Rarely waited
 # for: interrupts happen only when a server shuts down.
 _CLOSING = threading.Lock()
-
-
-def _check_received(received: Any, size: int) -> int:
-    if type(received) is not int:
-        raise TypeError(
-            TYPE_ERROR.format('received', int, type(received), received)
-        )
-    if not (0 <= received <= size):
-        raise ValueError(
-            'need 0 <= received <= {}; got {}'.format(size, received)
-        )
-    return received
 
 
 def _check_sent(sent: Any, size: int) -> int:
@@ -125,43 +115,6 @@ def write_rest(write: Callable[[Any], Any], data: Buffer, added: Any) -> None:
         added = _check_sent(write(view[done:]), size - done)
 
 
-class Source:
-    """What a body reads from: a live ``Stream``, or an adapted file.
-
-    ``read()`` and ``take()`` return exactly *size* bytes or raise;
-    ``readline()`` returns one CRLF-terminated line found within *size*
-    bytes; ``read_chunk_data()`` returns *size* bytes followed by a CRLF it
-    checks; ``fail()`` is called by a body whose read failed half-way.
-    """
-
-    __slots__ = ()
-
-    def label(self) -> str:
-        """How a body's repr names this source."""
-        return '<rfile>'
-
-    def readinto(self, dst: memoryview) -> int:
-        raise NotImplementedError
-
-    def read(self, size: int) -> bytes:
-        raise NotImplementedError
-
-    def take(self, size: int) -> memoryview:
-        raise NotImplementedError
-
-    def readline(self, size: int) -> bytes:
-        raise NotImplementedError
-
-    def read_chunk_data(self, size: int) -> bytes:
-        raise NotImplementedError
-
-    def fail(self) -> None:
-        raise NotImplementedError
-
-    def finished(self) -> None:
-        """Called by a body that has read its last byte."""
-
-
 class Stream(Source):
     """One connected socket (or anything with ``recv_into``, ``send``, ``close``).
 
@@ -170,6 +123,12 @@ class Stream(Source):
     *server_side* stream keeps its write side after a failed read, so that
     the server can answer the failure.
 
+    With a *timeout*, each body read through the stream is also held to
+    ``MIN_BODY_RATE``: the seconds spent waiting for its bytes are taken from
+    a budget of *timeout* seconds that every ``MIN_BODY_RATE`` bytes received
+    refill by one (see ``degu.limits``).  ``_budget`` is that whole budget,
+    ``_credit`` what is left of it for the current body.
+
     ``sent`` counts every byte sent so far (a server tells from it whether
     any of a response went out); ``reason`` says why the stream was closed,
     when it was not its owner's own doing.
@@ -177,8 +136,8 @@ class Stream(Source):
 
     __slots__ = ('sock', '_recv_into', '_send', '_buf', '_view', '_start',
                  '_stop', '_parts', '_size', '_owed', '_scratch', '_closed',
-                 '_broken', '_closing', 'server_side', 'timeout', 'sent',
-                 'reason')
+                 '_broken', '_closing', '_budget', '_credit', 'server_side', 'timeout',
+                 'sent', 'reason')
 
     def label(self) -> str:
         return '<reader>'
@@ -197,11 +156,14 @@ class Stream(Source):
         self._parts: List[Buffer] = []
         self._size = 0
         self._owed = b''
-        # Grown on demand by take() for pieces bigger than BUF_LEN.
+        # Grown on demand by take() for pieces bigger than BUF_LEN, dropped
+        # when the body ends.
         self._scratch: Optional[memoryview] = None
         self._broken = False
         # Why to close once the current message is read (see close_after()).
         self._closing: Optional[str] = None
+        self._budget = 0.0 if timeout is None else float(timeout)
+        self._credit = self._budget
         self.server_side = server_side
         self.timeout = timeout
         self.sent = 0
@@ -241,6 +203,7 @@ class Stream(Source):
         self._parts = []
         self._size = 0
         self._owed = b''
+        self._scratch = None
         sock = self.sock
         unwrap = getattr(sock, 'unwrap', None)
         if unwrap is not None:
@@ -305,7 +268,14 @@ class Stream(Source):
         self._closing = reason
 
     def finished(self) -> None:
-        """The body of the current message was read to its end."""
+        """The body of the current message was read to its end.
+
+        The next body gets a whole budget of waiting again, and the scratch
+        buffer of a big relayed body is let go: an idle connection holds
+        only its ``BUF_LEN`` buffer.
+        """
+        self._credit = self._budget
+        self._scratch = None
         if self._closing is not None:
             self.reason = self._closing
             self.close()
@@ -342,10 +312,23 @@ class Stream(Source):
                 pass
 
     def fail(self) -> None:
-        """A read failed half-way: no more reads; a client-side stream closes."""
+        """A read failed half-way: no more reads; a client-side stream closes.
+
+        (``broken`` then tells a server that its peer was at fault.)
+        """
         self._broken = True
         self._start = self._stop = 0
         self._owed = b''
+        if not self.server_side:
+            self.close()
+
+    def abandon(self) -> None:
+        """A body was left half-read because its destination failed.
+
+        Not the peer's fault, but the stream position is lost: a client-side
+        stream closes; a server closes its side after answering, as after
+        any request whose body was not read to its end.
+        """
         if not self.server_side:
             self.close()
 
@@ -355,6 +338,41 @@ class Stream(Source):
 
     def _recv(self, dst: memoryview) -> int:
         return _check_received(self._recv_into(dst), len(dst))
+
+    def _recv_body(self, dst: memoryview) -> int:
+        """``_recv()`` for a body: the peer must keep up ``MIN_BODY_RATE``.
+
+        The time this call waits is taken from the body's budget, the bytes
+        it gets refill it.  A peer keeping up costs two clock reads.
+        """
+        if self.timeout is None:
+            return self._recv(dst)  # blocking by choice: no deadline either
+        budget = self._budget
+        credit = self._credit
+        if credit < budget:
+            return self._recv_behind(dst, credit, budget)
+        start = monotonic()
+        added = self._recv(dst)
+        credit += added / MIN_BODY_RATE - (monotonic() - start)
+        self._credit = credit if credit < budget else budget
+        return added
+
+    def _recv_behind(self, dst: memoryview, credit: float, budget: float) -> int:
+        """``_recv_body()`` once the peer has fallen behind: wait *credit* at most."""
+        if credit <= 0:
+            raise TimeoutError(TOO_SLOW)
+        sock = self.sock
+        sock.settimeout(credit)
+        start = monotonic()
+        try:
+            added = self._recv(dst)
+        except socket.timeout:
+            raise TimeoutError(TOO_SLOW) from None
+        finally:
+            sock.settimeout(self.timeout)
+        credit += added / MIN_BODY_RATE - (monotonic() - start)
+        self._credit = credit if credit < budget else budget
+        return added
 
     # -- what the peer is owed ------------------------------------------------
 
@@ -473,7 +491,7 @@ class Stream(Source):
             dst[0:size] = self._view[start:start + size]
             self._start = start + size
             return size
-        return self._recv(dst)
+        return self._recv_body(dst)
 
     def _fill_buffer(self, size: int) -> memoryview:
         """Gather *size* <= ``BUF_LEN`` bytes in the read buffer; a view of them."""
@@ -481,7 +499,7 @@ class Stream(Source):
         stop = self._stop
         view = self._view
         while stop < size:
-            added = self._recv(view[stop:])
+            added = self._recv_body(view[stop:])
             if added == 0:
                 self._stop = stop
                 raise _short_read(size, stop)
@@ -498,7 +516,7 @@ class Stream(Source):
         """
         end = len(dst)
         while got < end:
-            added = self._recv(dst[got:])
+            added = self._recv_body(dst[got:])
             if added == 0:
                 raise _short_read(size, base + got)
             got += added
@@ -516,10 +534,12 @@ class Stream(Source):
         """Consume exactly *size* bytes; return a view valid until the next read.
 
         Up to ``BUF_LEN`` the bytes are gathered in the read buffer; bigger
-        pieces (a relayed body moves ``IO_SIZE`` at a time) in a scratch
-        buffer kept for the connection, so streaming a big body costs no new
-        allocation per piece.  The scratch buffer grows only as bytes arrive:
-        it starts at ``FIRST_PIECE`` bytes and doubles each time it is full.
+        pieces (a relayed body, in pieces of ``piece_size()``) in a scratch
+        buffer kept until the body ends (``finished()``), so streaming a big
+        body costs no new allocation per piece.  The scratch buffer grows
+        only as bytes arrive: it starts at ``FIRST_PIECE`` bytes, and a new
+        one is at most twice the one before (filled by bytes received), then
+        doubles each time it is full.
         """
         self._check_readable()
         if self._owed:
@@ -535,7 +555,7 @@ class Stream(Source):
             dst = scratch[0:size]
             self._fill(dst, self._drain(dst), size, 0)
             return dst
-        cap = FIRST_PIECE if scratch is None else len(scratch)
+        cap = FIRST_PIECE if scratch is None else 2 * len(scratch)
         dst = memoryview(bytearray(min(size, cap)))
         self._fill(dst, self._drain(dst), size, 0)
         while len(dst) < size:
@@ -563,19 +583,17 @@ class Stream(Source):
     def _read_pieces(self, size: int, total: int) -> bytes:
         """Receive *size* > ``BUF_LEN`` bytes (of a *total*-byte read).
 
-        The bytes go into pieces that start at ``FIRST_PIECE`` bytes and
-        double up to ``IO_SIZE``, joined once at the end: memory follows the
-        bytes received, not the bytes announced.
+        The bytes go into pieces sized by ``piece_size()``, joined once at
+        the end: memory follows the bytes received, not the bytes announced
+        (at most about twice them, with the joined copy).
         """
         pieces: List[memoryview] = []
         got = 0
-        piece = FIRST_PIECE
         while got < size:
-            dst = memoryview(bytearray(min(piece, size - got)))
+            dst = memoryview(bytearray(piece_size(got, size)))
             self._fill(dst, self._drain(dst), total, got)
             pieces.append(dst)
             got += len(dst)
-            piece = min(IO_SIZE, 2 * piece)
         return b''.join(pieces)
 
     def read_chunk_data(self, size: int) -> bytes:
@@ -621,7 +639,7 @@ class Stream(Source):
             while True:
                 if stop >= size:
                     raise ProtocolError(_not_found(LINE_END, buf, size))
-                added = self._recv(view[stop:])
+                added = self._recv_body(view[stop:])
                 if added == 0:
                     self._stop = stop
                     raise ProtocolError(_not_found(LINE_END, buf, stop))

@@ -9,7 +9,9 @@ import contextlib
 import errno
 import gc
 import io
+import logging
 import os
+import select
 import shutil
 import socket
 import stat
@@ -1678,7 +1680,8 @@ def test_proxy_response_bodies(www: str, sockdir: str, front: str, back: str) ->
         r = conn.head('/body', {})
         assert r == (200, 'OK', {'content-length': len(BIG)}, None)
         r = conn.head('/chunks', {})
-        assert r == (200, 'OK', {'x-kind': 'chunks', 'transfer-encoding': 'chunked'}, None)
+        # transfer-encoding is hop-by-hop: without a body, it frames nothing
+        assert r == (200, 'OK', {'x-kind': 'chunks'}, None)
 
         # 404 and 409 keep both hops open
         assert conn.get('/missing', {}) == (404, 'Not Found', {}, None)
@@ -1788,7 +1791,10 @@ def test_proxy_two_connections(www: str, sockdir: str) -> None:
             for conn in conns:
                 assert conn.get('/bytes', {}).body.read() == SMALL
         assert len(upstream.sessions) == 3
-        wait_until(lambda: [s.requests for s in upstream.sessions] == [3, 3, 3])
+        # (an upstream counts a request once its response is sent: it may
+        # not have counted the last one yet when the response arrives)
+        wait_until(lambda: [s.requests for s in upstream.sessions] == [3, 3, 3],
+                 'three requests on each upstream connection')
         for conn in conns:
             conn.close()
 
@@ -1831,11 +1837,348 @@ def test_proxy_expect_continue(www: str, sockdir: str) -> None:
         assert upstream.seen[-1] == ('PUT', '/echo', {'content-length': 5}, b'hello')
 
 
-def test_proxy_upstream_down(www: str, sockdir: str) -> None:
-    """No upstream: the downstream connection is dropped, the server lives on."""
+def test_proxy_upstream_down(www: str, sockdir: str,
+                             caplog: pytest.LogCaptureFixture) -> None:
+    """No upstream: 502 Bad Gateway, one WARNING line; the server lives on."""
     dead = os.path.join(sockdir, 'dead')
     with serving(make_address('unix', sockdir, 'front'), ProxyApp(Client(dead))) as front:
         for _ in range(2):
             conn = Client(front.address).connect()
-            with pytest.raises(ConnectionError):
-                conn.get('/', {})
+            with caplog.at_level(logging.WARNING, 'degu.applib'):
+                caplog.clear()
+                assert conn.get('/x?y', {}) == (502, 'Bad Gateway', {}, None)
+            assert [r.getMessage() for r in caplog.records if r.name == 'degu.applib'] == [
+                "502 Bad Gateway for GET /x?y: FileNotFoundError(2, 'No such file or directory')"
+            ]
+            assert closed_by_server(conn) is True
+
+
+# -- ProxyApp and upstreams that close, fail, or send hop-by-hop headers ------
+# (issue 13: a kept upstream connection is reused only while open; a request
+# the upstream dropped unanswered is sent again once, when that is safe;
+# other failures are a 502 or 504; hop-by-hop headers stop at the proxy)
+
+OK_RESPONSE = b'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok'
+
+
+class RawUpstream:
+    """A raw upstream server: connection number *n* is handled by ``scripts[n]``.
+
+    A script is a list of steps for one connection: ``bytes`` are sent
+    after reading one request preamble; ``'close'`` reads a request and
+    closes without a word; ``'hold'`` reads a request and keeps silent until
+    the test ends.  ``requests`` holds every preamble read, per connection.
+    """
+
+    def __init__(self, *scripts: List[Any]) -> None:
+        self.listener = socket.socket()
+        self.listener.bind(('127.0.0.1', 0))
+        self.listener.listen(8)
+        self.listener.settimeout(10)
+        self.address = self.listener.getsockname()
+        self.scripts = scripts
+        self.requests: List[List[bytes]] = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        for script in self.scripts:
+            try:
+                (sock, _) = self.listener.accept()
+            except OSError:
+                return
+            seen: List[bytes] = []
+            self.requests.append(seen)
+            with sock:
+                sock.settimeout(10)
+                buf = b''
+                for step in script:
+                    while b'\r\n\r\n' not in buf:
+                        data = sock.recv(65536)
+                        if not data:
+                            break
+                        buf += data
+                    (preamble, _, buf) = buf.partition(b'\r\n\r\n')
+                    if not preamble:
+                        break
+                    seen.append(preamble)
+                    if step == 'close':
+                        break
+                    if step == 'hold':
+                        self.done.wait(10)
+                        break
+                    sock.sendall(step)
+
+    def stop(self) -> None:
+        self.done.set()
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes accept()
+        except OSError:
+            pass
+        self.thread.join(10)
+        self.listener.close()
+
+
+@contextlib.contextmanager
+def raw_upstream(*scripts: List[Any], **options: Any) -> Iterator[Tuple[RawUpstream, Server]]:
+    """A front server whose ProxyApp relays to a RawUpstream."""
+    upstream = RawUpstream(*scripts)
+    try:
+        app = ProxyApp(Client(upstream.address, **options))
+        with serving(('127.0.0.1', 0), app) as front:
+            yield (upstream, front)
+    finally:
+        upstream.stop()
+
+
+def test_proxy_upstream_max_requests(www: str, sockdir: str) -> None:
+    # The upstream closes after every 2 requests (saying connection: close);
+    # the downstream connection goes on, on a new upstream connection.
+    upstream = Upstream(www)
+    with serving(make_address('unix', sockdir, 'back'), upstream, max_requests=2) as back:
+        with serving(('127.0.0.1', 0), ProxyApp(Client(back.address))) as front:
+            conn = Client(front.address).connect()
+            for i in range(5):
+                r = conn.get('/bytes', {})
+                assert r.headers == {'x-kind': 'bytes', 'content-length': len(SMALL)}
+                assert r.body.read() == SMALL
+            assert conn.closed is False
+            wait_until(lambda: [s.requests for s in upstream.sessions] == [2, 2, 1],
+                     'requests counted by the upstream')
+            conn.close()
+
+
+def test_proxy_upstream_idle_timeout(www: str, sockdir: str) -> None:
+    # The upstream closes the idle connection on its own (timeout 0.2 s):
+    # the proxy sees it closed and opens a new one.
+    upstream = Upstream(www)
+    with serving(make_address('unix', sockdir, 'back'), upstream, timeout=0.2) as back:
+        proxy = ProxyApp(Client(back.address))
+        with serving(('127.0.0.1', 0), proxy) as front:
+            conn = Client(front.address).connect()
+            assert conn.get('/bytes', {}).body.read() == SMALL
+            wait_until(lambda: upstream.sessions[0].closed, 'the upstream to time out')
+            assert conn.get('/bytes', {}).body.read() == SMALL
+            assert len(upstream.sessions) == 2
+            conn.close()
+
+
+@pytest.mark.parametrize('method, body, status', [
+    ('GET', None, 200),
+    ('HEAD', None, 200),
+    ('DELETE', None, 200),
+    ('PUT', None, 200),
+    # not idempotent: never sent twice
+    ('POST', None, 502),
+    # the body went to the dead connection: nothing left to send again
+    ('PUT', b'abc', 502),
+])
+def test_proxy_retry_once_on_new_connection(method: str, body: Any, status: int) -> None:
+    # The upstream answers once, then closes the kept connection as the
+    # next request arrives, answering nothing (an idle timeout racing the
+    # request): safe requests go again on a new connection.
+    head = b'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n'
+    with raw_upstream([OK_RESPONSE, 'close'], [head if method == 'HEAD' else OK_RESPONSE]) as (
+            upstream, front):
+        conn = Client(front.address).connect()
+        assert conn.get('/first', {}).body.read() == b'ok'
+        r = conn.request(method, '/second', {}, body)
+        assert r.status == status
+        if status == 200:
+            assert conn.closed is False
+            assert [len(seen) for seen in upstream.requests] == [2, 1]
+            assert upstream.requests[1][0].startswith(method.encode() + b' /second ')
+        else:
+            assert r == (502, 'Bad Gateway', {}, None)
+            assert len(upstream.requests) == 1
+        conn.close()
+
+
+@pytest.mark.parametrize('second', [
+    b'HTTP/1.1 200',            # some of a response, then the close
+    b'HTTP/1.1 200 OK\r\nx',
+])
+def test_proxy_no_retry_once_a_response_started(second: bytes) -> None:
+    with raw_upstream([OK_RESPONSE, second], [OK_RESPONSE]) as (upstream, front):
+        conn = Client(front.address).connect()
+        assert conn.get('/first', {}).body.read() == b'ok'
+        assert conn.get('/second', {}) == (502, 'Bad Gateway', {}, None)
+        assert len(upstream.requests) == 1
+        conn.close()
+
+
+def test_proxy_retry_only_once() -> None:
+    # A fresh connection that fails too: 502, not a third attempt.
+    with raw_upstream([OK_RESPONSE, 'close'], ['close'], [OK_RESPONSE]) as (upstream, front):
+        conn = Client(front.address).connect()
+        assert conn.get('/first', {}).body.read() == b'ok'
+        assert conn.get('/second', {}) == (502, 'Bad Gateway', {}, None)
+        assert [len(seen) for seen in upstream.requests] == [2, 1]
+        conn.close()
+
+
+def raw_request(sock: socket.socket, data: bytes) -> bytes:
+    """Send one request on a raw socket; read one framed response (content-length)."""
+    sock.sendall(data)
+    buf = b''
+    while b'\r\n\r\n' not in buf:
+        part = sock.recv(65536)
+        assert part, buf
+        buf += part
+    (preamble, _, rest) = buf.partition(b'\r\n\r\n')
+    length = 0
+    for line in preamble.split(b'\r\n')[1:]:
+        (name, _, value) = line.partition(b': ')
+        if name == b'content-length':
+            length = int(value)
+    while len(rest) < length:
+        part = sock.recv(65536)
+        assert part
+        rest += part
+    return preamble + b'\r\n\r\n' + rest
+
+
+def test_proxy_upstream_connection_close_not_forwarded() -> None:
+    # connection: close is about the upstream hop: the downstream response
+    # does not say it, the downstream connection stays, the next request
+    # goes on a new upstream connection.
+    closing = b'HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok'
+    with raw_upstream([closing], [closing]) as (upstream, front):
+        with socket.create_connection(front.address, timeout=10) as sock:
+            for _ in range(2):
+                assert raw_request(sock, b'GET / HTTP/1.1\r\n\r\n') == (
+                    b'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok'
+                )
+        assert [len(seen) for seen in upstream.requests] == [1, 1]
+
+
+HOP_REQUEST = (
+    b'GET /hop HTTP/1.1\r\nconnection: keep-alive, x-drop\r\nx-drop: 1\r\n'
+    b'keep-alive: 300\r\nte: trailers\r\nupgrade: websocket\r\n'
+    b'proxy-authorization: Basic eHg=\r\ntrailer: x-t\r\nx-keep: yes\r\n\r\n'
+)
+HOP_RESPONSE = (
+    b'HTTP/1.1 200 OK\r\nconnection: keep-alive, x-private\r\n'
+    b'keep-alive: timeout=5\r\nx-private: secret\r\nproxy-authenticate: Basic\r\n'
+    b'trailer: x-t\r\nupgrade: h2c\r\ncontent-length: 2\r\nx-keep: yes\r\n\r\nok'
+)
+
+
+def test_proxy_strips_hop_by_hop_headers_both_ways() -> None:
+    with raw_upstream([HOP_RESPONSE, HOP_RESPONSE]) as (upstream, front):
+        with socket.create_connection(front.address, timeout=10) as sock:
+            for _ in range(2):
+                assert raw_request(sock, HOP_REQUEST) == (
+                    b'HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-keep: yes\r\n\r\nok'
+                )
+        # (the upstream client's own host header: the upstream is TCP)
+        host = 'host: 127.0.0.1:{}'.format(upstream.address[1]).encode()
+        assert upstream.requests == [[b'GET /hop HTTP/1.1\r\n' + host + b'\r\nx-keep: yes'] * 2]
+
+
+def test_proxy_chunked_framing_is_per_hop() -> None:
+    # transfer-encoding frames the body on each hop: dropped with the
+    # upstream's framing, added again by the front server for its own.
+    chunked = (b'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n'
+               b'2;k=v\r\nok\r\n0\r\n\r\n')
+    with raw_upstream([chunked]) as (upstream, front):
+        conn = Client(front.address).connect()
+        r = conn.get('/', {})
+        assert r.headers == {'transfer-encoding': 'chunked'}
+        assert list(r.body) == [(('k', 'v'), b'ok'), (None, b'')]
+        conn.close()
+
+
+@pytest.mark.parametrize('script, status', [
+    (['hold'], 504),                                   # no answer in time
+    ([b'garbage\r\n\r\n'], 502),                       # not HTTP
+    ([b'HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n'], 502),
+    (['close'], 502),                                  # a new connection closed
+])
+def test_proxy_bad_upstream(script: List[Any], status: int,
+                            caplog: pytest.LogCaptureFixture) -> None:
+    with raw_upstream(script, timeout=0.3) as (upstream, front):
+        conn = Client(front.address).connect()
+        with caplog.at_level(logging.WARNING, 'degu.applib'):
+            r = conn.get('/x', {})
+        assert r == (status, {502: 'Bad Gateway', 504: 'Gateway Timeout'}[status], {}, None)
+        # one line, bounded
+        [line] = [r.getMessage() for r in caplog.records if r.name == 'degu.applib']
+        assert line.startswith('{} '.format(status)) and len(line) < 300
+        conn.close()
+
+
+def test_proxy_downstream_slow_body_is_its_own_fault(www: str, sockdir: str) -> None:
+    # The downstream client trickles its request body: the front server
+    # cuts it off (408: the body deadline), not the upstream's 502.
+    upstream = Upstream(www)
+    with serving(make_address('unix', sockdir, 'back'), upstream) as back:
+        with serving(('127.0.0.1', 0), ProxyApp(Client(back.address)), timeout=0.3) as front:
+            with socket.create_connection(front.address, timeout=10) as sock:
+                sock.sendall(b'PUT /echo HTTP/1.1\r\ncontent-length: 100\r\n\r\n')
+                reply = b''
+                for _ in range(100):
+                    try:
+                        sock.sendall(b'x')
+                    except OSError:
+                        break
+                    (readable, _, _) = select.select([sock], [], [], 0.05)
+                    if readable:
+                        reply = sock.recv(4096)
+                        break
+                assert reply == (b'HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\n'
+                                 b'connection: close\r\n\r\n')
+
+
+def test_proxy_upstream_stalls_mid_body() -> None:
+    # The upstream stops sending its response body: the front server closes
+    # the downstream connection (nothing of the response went out yet), and
+    # does not blame the downstream peer with a 408.
+    stalls = [b'HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nx', 'hold']
+    with raw_upstream(stalls, timeout=0.3) as (upstream, front):
+        with socket.create_connection(front.address, timeout=10) as sock:
+            sock.sendall(b'GET / HTTP/1.1\r\n\r\n')
+            assert sock.recv(4096) == b''
+
+
+def test_proxy_strips_hop_by_hop_unit() -> None:
+    class HopConn(FakeConn):
+        def request(self, method: str, uri: str, headers: Dict[str, Any],
+                    body: Any) -> Any:
+            self.requests.append((method, uri, dict(headers), body))
+            return Response(200, 'OK', {
+                'connection': 'x-a', 'x-a': '1', 'keep-alive': '5', 'te': 'x',
+                'upgrade': 'h2c', 'proxy-authenticate': 'Basic', 'trailer': 'x-t',
+                'transfer-encoding': 'chunked', 'x-b': '2',
+            }, None)
+
+    class HopClient(FakeClient):
+        def connect(self) -> FakeConn:
+            conn = HopConn(len(self.conns))
+            self.conns.append(conn)
+            return conn
+
+    client = HopClient()
+    request = mkreq('GET', '/', {
+        'connection': 'close, X-C', 'x-c': '3', 'proxy-authorization': 'Basic eHg=',
+        'keep-alive': '300', 'te': 'trailers', 'upgrade': 'websocket',
+        'trailer': 'x-t', 'expect': '100-continue', 'x-d': '4',
+    })
+    response = ProxyApp(client)(Session('/tmp/sock'), request, api)
+    assert response == (200, 'OK', {'x-b': '2'}, None)
+    assert client.conns[0].requests == [('GET', '/', {'x-d': '4'}, None)]
+
+
+def test_client_drops_what_connection_names_but_framing() -> None:
+    # degu.messages.read_response(): the headers a response's connection
+    # header names are for that hop (gone), except the framing header,
+    # which says where the response ends (a peer naming it cannot unframe it).
+    sneaky = (b'HTTP/1.1 200 OK\r\nconnection: content-length, x-a, Keep-Alive\r\n'
+              b'content-length: 2\r\nx-a: 1\r\nkeep-alive: 5\r\nx-b: 2\r\n\r\nok')
+    with raw_upstream([sneaky]) as (upstream, front):
+        conn = Client(upstream.address).connect()
+        r = conn.get('/', {})
+        assert r.headers == {'content-length': 2, 'x-b': '2'}
+        assert r.body.read() == b'ok'
+        conn.close()

@@ -52,7 +52,7 @@ from degu.limits import (
     MAX_LINE_LEN,
 )
 from degu.ranges import ContentRange, Range
-from degu.sockio import Stream
+from degu.sockio import FIRST_PIECE, Stream
 from test_degu.test_sockio import FakeSocket, check_error, random_sizes, sizes_for
 
 CHUNKED = b'5\r\nhello\r\n5;foo=bar\r\nworld\r\n0\r\n\r\n'
@@ -562,8 +562,9 @@ def test_body_write_to_relay_small_one_send() -> None:
 
 @pytest.mark.parametrize('length, sizes', [
     (BUF_LEN + 1, [BUF_LEN + 1]),
-    (IO_SIZE, [IO_SIZE]),
-    (2 * IO_SIZE + 5, [IO_SIZE, IO_SIZE, 5]),
+    # A relay moves pieces that grow as bytes arrive (piece_size()).
+    (IO_SIZE, [65536, 65536, 131072, 262144, 524288]),
+    (2 * IO_SIZE + 5, [65536, 65536, 131072, 262144, 524288, IO_SIZE, 5]),
 ])
 def test_body_write_to_relay_big(make_big_rfile: Sources, length: Any, sizes: Any) -> None:
     data = os.urandom(length)
@@ -1528,6 +1529,191 @@ def test_chunkedbodyiter_to_writer() -> None:
     ChunkedBodyIter(CHUNKS).write_to(writer)
     writer.flush()
     assert sock.send_calls == [(CHUNKED, len(CHUNKED))]
+
+
+# ---------------------------------------------------------------------------
+# Relays and memory (issue 13): pieces that grow as bytes arrive; whose
+# fault a failed relay is
+
+def peak_of(func: Any, *args: Any) -> Tuple[Any, int]:
+    """``(result or exception, peak bytes allocated)`` while *func* runs."""
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        try:
+            result: Any = func(*args)
+        except Exception as e:
+            result = e
+        return (result, tracemalloc.get_traced_memory()[1])
+    finally:
+        tracemalloc.stop()
+
+
+def test_chunked_relay_big_chunk_in_pieces() -> None:
+    # A chunk bigger than BUF_LEN goes out in pieces as it arrives: the
+    # size line first (queued), then the data, then the CRLF; extension kept.
+    data = os.urandom(3 * IO_SIZE + 11)
+    line = '{:x};k=v\r\n'.format(len(data)).encode()
+    wire = line + data + b'\r\n' + b'3\r\nabc\r\n0\r\n\r\n'
+    rfile = Stream(FakeSocket(wire + TAIL))
+    sock = FakeSocket()
+    writer = Stream(sock)
+    body = ChunkedBody(rfile)
+    assert body.write_to(writer) == len(wire)
+    assert body.state == BODY_CONSUMED
+    writer.flush()  # (the last chunk waits: the next request is buffered)
+    assert sock.stream == wire
+    assert max(len(d) for (d, n) in sock.send_calls) <= IO_SIZE + len(line)
+    assert rest(rfile) == TAIL
+
+
+def test_chunked_relay_memory_follows_pieces_not_chunks() -> None:
+    # A 16 MiB chunk relayed: never held whole (nor twice, joined).  What
+    # is held: the scratch buffer (IO_SIZE), the one it grew from, and the
+    # FakeSocket's copy of the piece it hands out.
+    data = b'z' * MAX_IO_SIZE
+    wire = b'1000000\r\n' + data + b'\r\n0\r\n\r\n'
+    rfile = Stream(FakeSocket(wire))
+    writer = Stream(FakeSocket())
+    writer._send = len  # (keep nothing of what is sent)
+    body = ChunkedBody(rfile)
+    (result, peak) = peak_of(body.write_to, writer)
+    assert result == len(wire)
+    assert peak < 3 * IO_SIZE
+
+
+@pytest.mark.parametrize('end, message', [
+    (b'\n\r', "bad chunk data termination: b'\\n\\r'"),
+    (b'', 'expected to read 2 bytes, but received 0'),
+])
+def test_chunked_relay_big_chunk_bad_end(end: bytes, message: str) -> None:
+    data = b'x' * (BUF_LEN + 1)
+    rfile = Stream(FakeSocket('{:x}\r\n'.format(len(data)).encode() + data + end))
+    body = ChunkedBody(rfile)
+    check_error(ProtocolError, message, body.write_to, Stream(FakeSocket()))
+    assert body.state == BODY_ERROR
+    assert_closed(rfile)
+
+
+class Closed:
+    """A socket whose send() fails as if the peer had gone."""
+
+    def recv_into(self, dst: Any) -> int:
+        return 0
+
+    def send(self, data: Any) -> int:
+        raise BrokenPipeError(32, 'Broken pipe')
+
+    def close(self) -> None:
+        pass
+
+
+RELAYS = [
+    pytest.param(lambda r: Body(r, 4 * BUF_LEN), 4 * BUF_LEN, id='Body'),
+    pytest.param(lambda r: ChunkedBody(r), 4 * BUF_LEN, id='ChunkedBody-big-chunk'),
+    pytest.param(lambda r: ChunkedBody(r), 5, id='ChunkedBody-small-chunk'),
+]
+
+
+def relay_wire(make: Any, size: int) -> bytes:
+    data = b'x' * size
+    if make(io.BytesIO()).chunked:
+        return '{:x}\r\n'.format(size).encode() + data + b'\r\n0\r\n\r\n'
+    return data
+
+
+@pytest.mark.parametrize('make, size', RELAYS)
+def test_relay_destination_fails_server_side(make: Any, size: int) -> None:
+    # The destination failed, not the peer: a server-side source is not
+    # "broken" (so the server does not blame its peer, and answers itself),
+    # but the body is unusable and the server closes after answering.
+    rfile = Stream(FakeSocket(relay_wire(make, size)), server_side=True)
+    body = make(rfile)
+    with pytest.raises(BrokenPipeError):
+        body.write_to(Stream(Closed()))
+    assert body.state == BODY_ERROR
+    assert rfile.broken is False
+    assert rfile.closed is False
+
+
+@pytest.mark.parametrize('make, size', RELAYS)
+def test_relay_destination_fails_client_side(make: Any, size: int) -> None:
+    # A client-side source closes at once, whichever side failed.
+    rfile = Stream(FakeSocket(relay_wire(make, size)))
+    body = make(rfile)
+    with pytest.raises(BrokenPipeError):
+        body.write_to(Stream(Closed()))
+    assert body.state == BODY_ERROR
+    assert_closed(rfile)
+
+
+@pytest.mark.parametrize('make, size', RELAYS)
+def test_relay_source_fails_server_side(make: Any, size: int) -> None:
+    # The peer's body fell short: its stream is broken (the peer's fault).
+    rfile = Stream(FakeSocket(relay_wire(make, size)[:-3]), server_side=True)
+    body = make(rfile)
+    with pytest.raises(ProtocolError):
+        body.write_to(Stream(FakeSocket()))
+    assert body.state == BODY_ERROR
+    assert rfile.broken is True
+
+
+def test_relay_scratch_let_go_when_body_ends() -> None:
+    # The scratch buffer of a big relayed body is dropped once the body is
+    # read: an idle keep-alive connection keeps only its BUF_LEN buffer.
+    data = b'x' * (3 * IO_SIZE)
+    rfile = Stream(FakeSocket(data + TAIL))
+    body = Body(rfile, len(data))
+    assert body.write_to(Stream(FakeSocket())) == len(data)
+    assert rfile._scratch is None
+    assert rfile.read_preamble() == TAIL[:-4]
+
+
+class Trickle:
+    """An rfile (a pipe, say) that has delivered only *size* bytes so far."""
+
+    def __init__(self, size: int) -> None:
+        self.left = size
+
+    def readinto(self, dst: Any) -> int:
+        size = min(len(dst), self.left, 100)
+        dst[0:size] = b'x' * size
+        self.left -= size
+        return size
+
+    def readline(self, size: int) -> bytes:
+        return b'1000000\r\n'
+
+
+@pytest.mark.parametrize('call', [
+    pytest.param(lambda: Body(Trickle(900), MAX_IO_SIZE).read(), id='Body.read'),
+    pytest.param(lambda: list(Body(Trickle(900), MAX_IO_SIZE)), id='Body.iter'),
+    pytest.param(lambda: ChunkedBody(Trickle(900)).read(), id='ChunkedBody.read'),
+])
+def test_file_source_allocates_as_bytes_arrive(call: Any) -> None:
+    # An rfile announcing 16 MiB that delivers 900 bytes costs about
+    # FIRST_PIECE, not 16 MiB.
+    (result, peak) = peak_of(call)
+    assert type(result) is ProtocolError
+    assert peak < 4 * FIRST_PIECE
+
+
+def test_file_source_big_read_about_twice_the_data() -> None:
+    data = os.urandom(3 * IO_SIZE + 5)
+    (result, peak) = peak_of(Body(io.BytesIO(data), len(data)).read)
+    assert result == data
+    assert peak < 2 * len(data) + 2 * IO_SIZE
+
+
+def test_chunked_read_many_tiny_chunks_about_twice_the_data() -> None:
+    # 20,000 two-byte chunks: one growing bytearray, not a list of bytes
+    # objects (which would cost some 40 bytes per chunk, 20 times the data).
+    count = 20000
+    wire = b'2\r\nab\r\n' * count + b'0\r\n\r\n'
+    for rfile in (io.BytesIO(wire), Stream(FakeSocket(wire))):
+        (result, peak) = peak_of(ChunkedBody(rfile).read)
+        assert result == b'ab' * count
+        assert peak < 3 * len(result) + BUF_LEN
 
 
 # ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ COMPILED = (
     'degu.ranges',
     'degu.parsing',
     'degu.rendering',
+    'degu.sources',
     'degu.sockio',
     'degu.bodies',
     'degu.messages',

@@ -100,3 +100,15 @@ def test_uri_limit_fits_a_preamble():
     assert longest < limits.BUF_LEN
     # RFC 9112 section 3 recommends request lines of at least 8000 bytes.
     assert limits.MAX_URI_LEN >= 8000
+
+
+def test_resource_limits():
+    # The body deadline: Apache mod_reqtimeout's default MinRate.
+    assert limits.MIN_BODY_RATE == 500
+    # The pieces of a big read: bigger than the read buffer (a smaller read
+    # uses that), doubling up to IO_SIZE exactly.
+    assert limits.FIRST_PIECE == 65536
+    assert limits.BUF_LEN < limits.FIRST_PIECE <= limits.IO_SIZE
+    assert limits.IO_SIZE % limits.FIRST_PIECE == 0
+    # A whole 16 MiB body at the minimum rate takes hours, not forever.
+    assert limits.MAX_IO_SIZE / limits.MIN_BODY_RATE < 10 * 3600

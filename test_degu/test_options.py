@@ -17,7 +17,7 @@ from degu.options import (
 
 def test_names() -> None:
     assert SERVER_OPTIONS == ('max_connections', 'max_requests', 'timeout',
-                              'shutdown_timeout', 'access_log')
+                              'shutdown_timeout', 'access_log', 'allowed_uids')
     assert CLIENT_OPTIONS == ('host', 'authorization', 'timeout', 'on_connect')
 
 
@@ -35,11 +35,12 @@ def test_server_defaults() -> None:
         'timeout': limits.DEFAULT_TIMEOUT,
         'shutdown_timeout': limits.SHUTDOWN_TIMEOUT,
         'access_log': False,
+        'allowed_uids': None,
     }
     assert server_options('Server', {'timeout': 2.5, 'max_requests': 1,
                                      'shutdown_timeout': 0.5}) == {
         'max_connections': 50, 'max_requests': 1, 'timeout': 2.5,
-        'shutdown_timeout': 0.5, 'access_log': False,
+        'shutdown_timeout': 0.5, 'access_log': False, 'allowed_uids': None,
     }
     assert server_options('Server', {'access_log': True})['access_log'] is True
     with pytest.raises(TypeError) as cm:
@@ -54,6 +55,25 @@ def test_server_defaults() -> None:
 def test_server_shutdown_timeout(value: Any, exc: type, message: str) -> None:
     with pytest.raises(exc) as cm:
         server_options('Server', {'shutdown_timeout': value})
+    assert str(cm.value) == message
+
+
+@pytest.mark.parametrize('uids', [None, (0,), (1000, 0, 65534), (2 ** 32 - 1,)])
+def test_server_allowed_uids(uids: Any) -> None:
+    assert server_options('Server', {'allowed_uids': uids})['allowed_uids'] is uids
+
+
+@pytest.mark.parametrize('value, exc, message', [
+    ([1000], TypeError, TYPE_ERROR.format('allowed_uids', (tuple, type(None)), list, [1000])),
+    (1000, TypeError, TYPE_ERROR.format('allowed_uids', (tuple, type(None)), int, 1000)),
+    ((), ValueError, 'allowed_uids: empty, no peer could connect; None allows any peer'),
+    ((0, '1'), TypeError, TYPE_ERROR.format('allowed_uids[1]', int, str, '1')),
+    ((True,), TypeError, TYPE_ERROR.format('allowed_uids[0]', int, bool, True)),
+    ((0, 1, -1), ValueError, 'allowed_uids[2] must be >= 0; got -1'),
+])
+def test_server_allowed_uids_bad(value: Any, exc: type, message: str) -> None:
+    with pytest.raises(exc) as cm:
+        server_options('Server', {'allowed_uids': value})
     assert str(cm.value) == message
 
 

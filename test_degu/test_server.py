@@ -261,6 +261,7 @@ def test_server_default_options() -> None:
         assert srv.max_connections == 50
         assert srv.max_requests == 1000
         assert srv.timeout == 30
+        assert srv.allowed_uids is None
     finally:
         srv.close()
 
@@ -280,6 +281,12 @@ def test_server_options() -> None:
     try:
         assert srv.max_requests == 1
         assert srv.timeout == 3
+    finally:
+        srv.close()
+    uids = (os.getuid(), 65534)
+    srv = Server(('127.0.0.1', 0), app, allowed_uids=uids)
+    try:
+        assert srv.allowed_uids is uids
     finally:
         srv.close()
 
@@ -315,11 +322,13 @@ def test_server_unknown_options_subclass_name() -> None:
     ('timeout', '1'),
     ('timeout', True),
     ('timeout', None),
+    ('allowed_uids', [0]),
+    ('allowed_uids', 0),
 ])
 def test_server_option_bad_type(name: str, value: Any) -> None:
     with pytest.raises(TypeError) as cm:
         Server(('127.0.0.1', 0), app, **{name: value})
-    want = (int, float) if name == 'timeout' else int
+    want: Any = {'timeout': (int, float), 'allowed_uids': (tuple, type(None))}.get(name, int)
     assert str(cm.value) == TYPE_ERROR.format(name, want, type(value), value)
 
 

@@ -10,10 +10,12 @@ timeout and end-to-end tests use a real ``socket.socketpair()``.
 
 import gc
 import itertools
+import os
 import random
 import socket
 import sys
 import threading
+import time
 from typing import Any, Iterable, Iterator, List, Optional, Tuple
 
 import pytest
@@ -24,7 +26,7 @@ from degu.errors import (
     HeadersTooLargeError,
     ProtocolError,
 )
-from degu.limits import BUF_LEN, IO_SIZE, MAX_IO_SIZE
+from degu.limits import BUF_LEN, IO_SIZE, MAX_IO_SIZE, MIN_BODY_RATE
 from degu.sockio import FIRST_PIECE, Stream
 
 PREAMBLE_END = b'\r\n\r\n'
@@ -665,6 +667,178 @@ def test_deadline_slow_but_complete_socketpair() -> None:
         thread.join()
         a.close()
         b.close()
+
+
+# ---------------------------------------------------------------------------
+# The body deadline: MIN_BODY_RATE (issue 13)
+
+TOO_SLOW = 'body not received in time: slower than 500 bytes/s'
+
+# How each body read may be asked of a stream (all wait through _recv_body).
+BODY_READS = [
+    pytest.param(lambda s: s.read(100), id='read'),
+    pytest.param(lambda s: s.read(BUF_LEN + 100), id='read-big'),
+    pytest.param(lambda s: s.take(BUF_LEN + 100), id='take-big'),
+    pytest.param(lambda s: s.readline(100), id='readline'),
+    pytest.param(lambda s: s.read_chunk_data(100), id='read_chunk_data'),
+    # (readinto() returns what arrived: one byte per call here.)
+    pytest.param(lambda s: [s.readinto(memoryview(bytearray(100))) for _ in range(100)],
+                 id='readinto'),
+]
+
+
+def test_body_rate_constant() -> None:
+    assert MIN_BODY_RATE == 500
+    assert TOO_SLOW == 'body not received in time: slower than {} bytes/s'.format(
+        MIN_BODY_RATE)
+
+
+def test_body_fast_path_leaves_socket_timeout_alone() -> None:
+    # A peer that keeps up costs no settimeout() at all, however many
+    # recv() calls its body takes.
+    data = b'x' * (3 * IO_SIZE)
+    sock = FakeSocket(data, itertools.repeat(1000))
+    stream = Stream(sock, timeout=30)
+    assert stream.read(len(data)) == data
+    assert sock.recv_calls > 3000
+    assert sock.timeouts == []
+
+
+@pytest.mark.parametrize('call', BODY_READS)
+def test_body_trickle_cut_off_socketpair(call: Any) -> None:
+    # One byte every 0.03 s (33 bytes/s) with timeout=0.3: each recv() is
+    # well within the timeout, but the budget of 0.3 s of waiting is gone
+    # after about ten bytes.  The same for every way a body is read.
+    (a, b) = socket.socketpair()
+    a.settimeout(0.3)
+    stop = threading.Event()
+    sent = [0]
+    data = b'x' * 200
+    thread = threading.Thread(target=trickle, args=(b, data, 0.03, stop, sent))
+    thread.start()
+    try:
+        stream = Stream(a, timeout=0.3)
+        check_error(TimeoutError, TOO_SLOW, call, stream)
+        assert sent[0] < 100
+        # The socket's own timeout is back for whatever comes next.
+        assert a.gettimeout() == 0.3
+    finally:
+        stop.set()
+        thread.join()
+        a.close()
+        b.close()
+
+
+def test_body_trickle_cut_off_client_side_closes() -> None:
+    # As any failed body read: a client-side stream closes, and says why.
+    (a, b) = socket.socketpair()
+    a.settimeout(0.3)
+    stop = threading.Event()
+    thread = threading.Thread(target=trickle, args=(b, b'x' * 100, 0.05, stop, [0]))
+    thread.start()
+    try:
+        stream = Stream(a, timeout=0.3)
+        from degu.bodies import Body
+        body = Body(stream, 100)
+        check_error(TimeoutError, TOO_SLOW, body.read)
+        assert stream.closed is True
+        assert a.fileno() == -1
+    finally:
+        stop.set()
+        thread.join()
+        b.close()
+
+
+def test_body_pause_within_timeout_then_fast() -> None:
+    # One pause shorter than the timeout is fine: the budget is the grace.
+    (a, b) = socket.socketpair()
+    a.settimeout(2)
+    data = os.urandom(100000)
+
+    def send() -> None:
+        b.sendall(data[:10])
+        time.sleep(0.3)
+        b.sendall(data[10:])
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    try:
+        assert Stream(a, timeout=2).read(len(data)) == data
+    finally:
+        thread.join()
+        a.close()
+        b.close()
+
+
+def test_body_slow_app_is_not_the_peers_fault() -> None:
+    # Only the time spent waiting for the peer counts: here the peer sent
+    # everything at once, and the reader dawdles between reads for longer
+    # than the whole budget.
+    (a, b) = socket.socketpair()
+    a.settimeout(0.2)
+    try:
+        b.sendall(b'x' * 30)
+        stream = Stream(a, timeout=0.2)
+        for _ in range(3):
+            assert stream.read(10) == b'x' * 10
+            time.sleep(0.3)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_body_budget_refilled_for_each_body() -> None:
+    # Each body gets the whole budget: two bodies, each after a pause of
+    # 60% of the timeout, are both fine (with one budget for both, the
+    # second pause would overdraw it).
+    (a, b) = socket.socketpair()
+    a.settimeout(1)
+
+    def send() -> None:
+        for _ in range(2):
+            time.sleep(0.6)
+            b.sendall(b'y' * 10)
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    try:
+        from degu.bodies import Body
+        stream = Stream(a, timeout=1)
+        for _ in range(2):
+            assert Body(stream, 10).read() == b'y' * 10
+    finally:
+        thread.join()
+        a.close()
+        b.close()
+
+
+def test_body_bytes_refill_the_budget() -> None:
+    # A peer sending 1000 bytes every 0.1 s (10 kB/s) for longer than the
+    # timeout keeps up: each pause costs 0.1 s, each 1000 bytes give 2 s.
+    (a, b) = socket.socketpair()
+    a.settimeout(0.4)
+    data = os.urandom(12000)
+
+    def send() -> None:
+        for i in range(0, len(data), 1000):
+            time.sleep(0.1)
+            b.sendall(data[i:i + 1000])
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    try:
+        assert Stream(a, timeout=0.4).read(len(data)) == data
+    finally:
+        thread.join()
+        a.close()
+        b.close()
+
+
+def test_body_no_deadline_without_timeout() -> None:
+    sock = FakeSocket(b'x' * 100, itertools.repeat(1))
+    stream = Stream(sock)
+    assert stream.read(100) == b'x' * 100
+    assert sock.timeouts == []
 
 
 # ---------------------------------------------------------------------------

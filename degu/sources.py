@@ -1,0 +1,183 @@
+"""What a body reads from: the ``Source`` interface, and files adapted to it.
+
+A body (``degu.bodies``) reads its bytes through a ``Source``.  A live
+connection's ``degu.sockio.Stream`` is one natively; any other ``rfile``
+with ``readinto()`` (and ``readline()`` for chunked data) -- a file, an
+``io.BytesIO``, a pipe -- is seen through a ``FileSource``.  So the bodies
+never ask which kind of source they have.
+
+Both kinds follow one rule for memory, ``piece_size()``: a read bigger than
+one buffer is received into pieces that grow with the bytes that have
+arrived, so what a read holds follows what the peer actually sent, never
+the size it announced.
+"""
+
+from typing import Any, List
+
+from .errors import TYPE_ERROR, ProtocolError
+from .limits import FIRST_PIECE, IO_SIZE
+
+CRLF = b'\r\n'
+
+
+def _check_received(received: Any, size: int) -> int:
+    if type(received) is not int:
+        raise TypeError(
+            TYPE_ERROR.format('received', int, type(received), received)
+        )
+    if not (0 <= received <= size):
+        raise ValueError(
+            'need 0 <= received <= {}; got {}'.format(size, received)
+        )
+    return received
+
+
+def piece_size(got: int, size: int) -> int:
+    """How big the next piece of a *size*-byte read is, *got* bytes into it.
+
+    As big as everything received so far (``FIRST_PIECE`` to start with),
+    at most ``IO_SIZE``, and never more than what is left.  The pieces of
+    a read then hold at most twice the bytes that have actually arrived,
+    whatever size was announced.
+
+    >>> [piece_size(got, 10**6) for got in (0, 65536, 131072, 262144)]
+    [65536, 65536, 131072, 262144]
+    """
+    return min(size - got, IO_SIZE, max(FIRST_PIECE, got))
+
+
+class Source:
+    """What a body reads from: a live ``Stream``, or an adapted file.
+
+    ``read()`` and ``take()`` return exactly *size* bytes or raise;
+    ``readline()`` returns one CRLF-terminated line found within *size*
+    bytes; ``read_chunk_data()`` returns *size* bytes followed by a CRLF it
+    checks; ``fail()`` is called by a body whose read failed half-way,
+    ``abandon()`` by one that stopped half-way because its destination
+    failed.
+    """
+
+    __slots__ = ()
+
+    def label(self) -> str:
+        """How a body's repr names this source."""
+        return '<rfile>'
+
+    def readinto(self, dst: memoryview) -> int:
+        raise NotImplementedError
+
+    def read(self, size: int) -> bytes:
+        raise NotImplementedError
+
+    def take(self, size: int) -> memoryview:
+        raise NotImplementedError
+
+    def readline(self, size: int) -> bytes:
+        raise NotImplementedError
+
+    def read_chunk_data(self, size: int) -> bytes:
+        raise NotImplementedError
+
+    def fail(self) -> None:
+        raise NotImplementedError
+
+    def abandon(self) -> None:
+        raise NotImplementedError
+
+    def finished(self) -> None:
+        """Called by a body that has read its last byte."""
+
+
+class FileSource(Source):
+    """Any ``rfile`` with ``readinto()`` (and ``readline()`` for chunked data),
+    seen through the ``Source`` interface that a ``Stream`` has natively.
+
+    The checks of the ``rfile`` contract live here: ``readinto()`` must
+    return an ``int`` in range (``0`` meaning end of data), ``readline()`` a
+    ``bytes`` line of at most the size asked for, ending in CRLF.
+    """
+
+    __slots__ = ('_readinto', '_readline')
+
+    def __init__(self, rfile: Any, chunked: bool) -> None:
+        # A missing method is an AttributeError, as it would be on first use.
+        self._readinto = rfile.readinto
+        if not callable(self._readinto):
+            raise TypeError('rfile.readinto() is not callable')
+        self._readline: Any = None
+        if chunked:
+            self._readline = rfile.readline
+            if not callable(self._readline):
+                raise TypeError('rfile.readline() is not callable')
+
+    def readinto(self, dst: memoryview) -> int:
+        return _check_received(self._readinto(dst), len(dst))
+
+    def read(self, size: int) -> bytes:
+        return b''.join(self._pieces(size, 0))
+
+    def _pieces(self, size: int, extra: int) -> List[memoryview]:
+        """Receive *size* bytes, then *extra* more at the end of the last piece.
+
+        The pieces are sized by ``piece_size()``, as a ``Stream`` reads: an
+        rfile that is a pipe or a socket may deliver far less than the size
+        asked for.  (*extra* is the CRLF after chunk data.)
+        """
+        total = size + extra
+        pieces: List[memoryview] = []
+        got = 0
+        while True:
+            want = piece_size(got, size)
+            if got + want == size:
+                want += extra
+            piece = memoryview(bytearray(want))
+            self._fill(piece, total, got)
+            pieces.append(piece)
+            got += want
+            if got == total:
+                return pieces
+
+    def _fill(self, dst: memoryview, total: int, base: int) -> None:
+        """Fill *dst*: bytes *base* onwards of a *total*-byte read."""
+        got = 0
+        end = len(dst)
+        while got < end:
+            added = self.readinto(dst[got:])
+            if added == 0:
+                raise ProtocolError(
+                    'expected to read {} bytes, but received {}'.format(total, base + got)
+                )
+            got += added
+
+    def take(self, size: int) -> memoryview:
+        return memoryview(self.read(size))
+
+    def readline(self, size: int) -> bytes:
+        line = self._readline(size)
+        if type(line) is not bytes:
+            raise TypeError(
+                'need a {!r}; readline() returned a {!r}'.format(bytes, type(line))
+            )
+        if len(line) > size:
+            raise ValueError('readline() returned too many bytes: {} > {}'.format(
+                len(line), size
+            ))
+        if line[-2:] != CRLF:
+            raise ProtocolError('{!r} not found in {!r}...'.format(CRLF, line[:32]))
+        return line
+
+    def read_chunk_data(self, size: int) -> bytes:
+        pieces = self._pieces(size, 2)
+        last = pieces[-1]
+        if last[-2:] != CRLF:
+            raise ProtocolError(
+                'bad chunk data termination: {!r}'.format(last[-2:].tobytes())
+            )
+        pieces[-1] = last[:-2]
+        return b''.join(pieces)
+
+    def fail(self) -> None:
+        """Nothing to do: a file is not a connection that could be left astray."""
+
+    def abandon(self) -> None:
+        """Nothing to do, likewise."""
