@@ -44,10 +44,8 @@ from degu.errors import EmptyPreambleError, ProtocolError
 from degu.limits import BUF_LEN
 from degu.misc import TempServer
 from degu.server import SLOT_WAIT, Server
-
-# Bound for anything that should happen at once (a server closing a
-# connection, a thread ending).  Only reached when a test fails.
-PATIENCE = 5.0
+from test_degu import helpers
+from test_degu.helpers import PATIENCE
 
 CONTINUE = b'HTTP/1.1 100 Continue\r\n\r\n'
 CURL = shutil.which('curl') or ''
@@ -57,22 +55,11 @@ HAVE_PROC_FD = os.path.isdir('/proc/self/fd')
 # ---------------------------------------------------------------------------
 # Live servers, raw sockets
 
-class Live:
-    """A ``Server`` on 127.0.0.1 whose ``serve_forever()`` runs in a daemon thread."""
+class Live(helpers.Live):
+    """A ``helpers.Live`` server on 127.0.0.1, that can say it is alive."""
 
     def __init__(self, app: Any, **options: Any) -> None:
-        self.server = Server(('127.0.0.1', 0), app, **options)
-        self.address = self.server.address
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, daemon=True
-        )
-        self.thread.start()
-
-    def raw(self, timeout: float = PATIENCE) -> socket.socket:
-        return socket.create_connection(self.address, timeout=timeout)
-
-    def connect(self, timeout: float = PATIENCE) -> Connection:
-        return Client(self.address, timeout=timeout).connect()
+        super().__init__(('127.0.0.1', 0), app, **options)
 
     def check_alive(self) -> None:
         """A valid request on a new connection gets its answer."""
@@ -81,11 +68,6 @@ class Live:
             check_echo(conn, '/alive')
         finally:
             conn.close()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.thread.join(PATIENCE)
-        assert not self.thread.is_alive(), 'serve_forever() did not return'
 
 
 def check_echo(conn: Connection, uri: str) -> None:
