@@ -116,7 +116,7 @@ class Connection:
                     )
                 )
             previous = self._response_body
-            if previous is not None and previous.state != BODY_CONSUMED:
+            if previous is not None and previous._state != BODY_CONSUMED:
                 raise ValueError(
                     'response body not consumed: {!r}'.format(previous)
                 )
