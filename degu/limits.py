@@ -187,10 +187,15 @@ CLIENT_TIMEOUT: Final = 65
 
 # Listen backlog.  The accept loop does nothing but accept and start threads,
 # yet it shares the GIL with every connection thread, so a burst of connects
-# can outrun it; a full backlog makes Linux drop the SYN and the client waits
-# a whole second to retry.  128 (the traditional SOMAXCONN, and what nginx
-# used for years) absorbs bursts; max_connections still bounds the work.
-LISTEN_BACKLOG: Final = 128
+# can outrun it: with 500 busy keep-alive connections, starting one thread
+# took 12 ms on average (twice the GIL's switch interval: Thread.start()
+# waits for the new thread, and then waits to get the GIL back).  A full
+# backlog makes Linux drop the SYN, and the client waits a whole second (then
+# three) to retry: at 128, a burst of 500 connects overflowed it 311 times.
+# 1024 holds such a burst (nginx defaults to 511, and Linux caps the value at
+# net.core.somaxconn, 4096 since Linux 5.4); max_connections still bounds
+# the work, and each queued connection costs the kernel only a socket.
+LISTEN_BACKLOG: Final = 1024
 
 # How long a new connection may wait for a free slot before it is refused.
 SLOT_WAIT: Final = 2.0
