@@ -18,6 +18,13 @@ closes it (its stream position is unknown afterwards); later calls raise
 import socket
 from typing import Any, ClassVar, Dict, Optional, Tuple
 
+try:
+    # What a mypyc build reads (mypy_extensions is not needed at run time).
+    from mypy_extensions import mypyc_attr
+except ImportError:
+    def mypyc_attr(*attrs: Any, **kwattrs: Any) -> Any:  # type: ignore[misc]
+        return lambda cls: cls
+
 from . import addresses
 from .bodies import api
 from .errors import TYPE_ERROR, TYPE_ERROR2, ConnectionClosedError
@@ -157,6 +164,8 @@ class Connection:
         return self.request('GET', uri, headers, None)
 
 
+# Public: subclassed by applications, also in a compiled build.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Client:
     """Where a server is and how to talk to it; ``connect()`` opens a connection.
 
@@ -230,6 +239,8 @@ class Client:
         return conn
 
 
+# Public: subclassed by applications, also in a compiled build.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class SSLClient(Client):
     """A ``Client`` that speaks TLS (``sslctx``: config dict or ``SSLContext``)."""
 

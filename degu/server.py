@@ -26,6 +26,13 @@ import threading
 import time
 from typing import Any, Callable, ClassVar, Dict, Optional, Set, Tuple
 
+try:
+    # What a mypyc build reads (mypy_extensions is not needed at run time).
+    from mypy_extensions import mypyc_attr
+except ImportError:
+    def mypyc_attr(*attrs: Any, **kwattrs: Any) -> Any:  # type: ignore[misc]
+        return lambda cls: cls
+
 from . import addresses
 from .handler import LiveConnection, Switch, answer, serve_connection
 from .limits import ACCEPT_RETRY_DELAY, SHUTDOWN_POLL, SLOT_WAIT, THREAD_STACK_SIZE
@@ -91,6 +98,8 @@ def _app_name(app: Any) -> str:
     return '{}.{}(<...>)'.format(kind.__module__, kind.__qualname__)
 
 
+# Public: subclassed by applications, also in a compiled build.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Server:
     """An HTTP/1.1 server for one RGI app.
 
@@ -295,6 +304,8 @@ class Server:
         return sock
 
 
+# Public: subclassed by applications, also in a compiled build.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class SSLServer(Server):
     """A ``Server`` that speaks TLS; the handshake runs in each connection's thread.
 
