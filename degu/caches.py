@@ -224,29 +224,25 @@ def _join(first_line: str, headers: Headers) -> bytes:
 
 
 def _whole_key(first: Any, second: Any, headers: Headers) -> Tuple[Any, ...]:
-    """The key of a whole rendered preamble: every field, and its exact type.
+    """The key of a whole rendered preamble: every field, of exact types.
 
-    Equal is not enough: ``1``, ``1.0`` and ``True`` are equal (and hash
-    alike) but render differently or not at all, and so could a ``str``
-    subclass.  So the key holds the type of every name and value too.
-    Raises ``TypeError`` for a value that cannot be hashed (the caller then
-    takes the path below it).
+    Only ``str`` names with ``str`` or ``int`` values make a key: equal is
+    not enough (``1``, ``1.0`` and ``True`` are equal and hash alike, but
+    render differently or not at all).  Anything else raises ``TypeError``
+    (the caller then takes the path below it).
     """
-    return (first, second, tuple(headers.items()), tuple(map(type, headers)),
-            tuple(map(type, headers.values())))
-
-
-def _plain(headers: Headers) -> bool:
-    """Whether every name is a ``str`` and every value a ``str`` or an ``int``."""
+    key: List[Any] = [first, second]
     for (name, value) in headers.items():
         if type(name) is not str or (type(value) is not str and type(value) is not int):
-            return False
-    return True
+            raise TypeError(name)
+        key.append(name)
+        key.append(value)
+    return tuple(key)
 
 
-# Whole preambles, keyed by _whole_key(): stored once the strict checks of
-# the line cache below passed, for str and int values only (the only ones
-# whose hash says everything about how they render).
+# Whole preambles, keyed by _whole_key(): stored once the checks of the line
+# cache below passed, for str names with str and int values only (the only
+# ones whose hash says everything about how they render).
 _whole_requests: Dict[Tuple[Any, ...], bytes] = {}
 _whole_responses: Dict[Tuple[Any, ...], bytes] = {}
 
@@ -254,11 +250,16 @@ _whole_responses: Dict[Tuple[Any, ...], bytes] = {}
 def render_request(method: Any, uri: Any, headers: Any) -> bytes:
     """``degu.rendering.render_request()``, remembered."""
     if type(method) is str and type(uri) is str and type(headers) is dict:
+        whole: Optional[Tuple[Any, ...]] = None
         try:
             whole = _whole_key(method, uri, headers)
+        except TypeError:
+            pass  # (a value of another type: the lines below still apply)
+        else:
             found = _whole_requests.get(whole)
             if found is not None:
                 return found
+        try:
             key = (method, uri, tuple(headers))
             line = _request_lines_for.get(key)
             if line is None:
@@ -269,7 +270,7 @@ def render_request(method: Any, uri: Any, headers: Any) -> bytes:
         except (TypeError, ValueError):
             pass
         else:
-            if _plain(headers):
+            if whole is not None:
                 remember(_whole_requests, whole, preamble)
             return preamble
     return strict_render_request(method, uri, headers)
@@ -278,11 +279,16 @@ def render_request(method: Any, uri: Any, headers: Any) -> bytes:
 def render_response(status: Any, reason: Any, headers: Any) -> bytes:
     """``degu.rendering.render_response()``, remembered."""
     if type(status) is int and type(reason) is str and type(headers) is dict:
+        whole: Optional[Tuple[Any, ...]] = None
         try:
             whole = _whole_key(status, reason, headers)
+        except TypeError:
+            pass  # (a value of another type: the lines below still apply)
+        else:
             found = _whole_responses.get(whole)
             if found is not None:
                 return found
+        try:
             key = (status, reason, tuple(headers))
             line = _status_lines_for.get(key)
             if line is None:
@@ -293,7 +299,7 @@ def render_response(status: Any, reason: Any, headers: Any) -> bytes:
         except (TypeError, ValueError):
             pass
         else:
-            if _plain(headers):
+            if whole is not None:
                 remember(_whole_responses, whole, preamble)
             return preamble
     return strict_render_response(status, reason, headers)
