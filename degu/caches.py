@@ -170,6 +170,10 @@ def parse_response(preamble: bytes) -> Tuple[int, str, Headers]:
 # ---------------------------------------------------------------------------
 # Rendering
 #
+# Whole preambles first: (first-line fields, then each header's name and
+# value) -> the rendered bytes, for str names with str or int values (see
+# _whole_key()).  Behind them, for what they miss:
+#
 # First lines, remembered with the names of the headers that follow them:
 # (method, uri, names) -> request line, (status, reason, names) -> status
 # line, stored once the line, every name, and the header-set rules passed

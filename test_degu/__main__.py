@@ -58,7 +58,7 @@ PURE_ONLY_TESTS = ('test_packaging.py', 'test_runner.py')
 
 # What the compiled run copies from the tree (pyproject.toml stays behind:
 # the build needs only setup.py, whatever the setuptools version).
-COMPILED_COPY_DIRS = ('degu', 'test_degu', 'benchmarks')
+COMPILED_COPY_DIRS = ('degu', 'test_degu', 'benchmarks', 'doc')
 COMPILED_COPY_FILES = ('setup.py', 'README')
 
 FIND_MISSING = (
@@ -219,7 +219,7 @@ def run_compiled(python: str, extra: Sequence[str]) -> int:
         env['DEGU_EXPECT_COMPILED'] = '1'
         say('compiled run')
         return subprocess.call(
-            [python] + pytest_args(tmp, extra, doctests=False),
+            [python] + pytest_args(tmp, extra),
             env=env, cwd=tmp,
         )
 
