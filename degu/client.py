@@ -16,12 +16,16 @@ closes it (its stream position is unknown afterwards); later calls raise
 """
 
 import socket
-from typing import Any, ClassVar, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Optional, Tuple
 
-try:
-    # What a mypyc build reads (mypy_extensions is not needed at run time).
+# The decorator keeps a class subclassable from Python once mypyc compiles
+# it.  Only mypy and the mypyc build read the import (typing.TYPE_CHECKING is
+# False at run time, so nothing outside the standard library is loaded); a
+# plain variable keeps mypy from calling the run-time branch unreachable.
+_TYPE_CHECKING = TYPE_CHECKING
+if _TYPE_CHECKING:
     from mypy_extensions import mypyc_attr
-except ImportError:
+else:
     def mypyc_attr(*attrs: Any, **kwattrs: Any) -> Any:  # type: ignore[misc]
         return lambda cls: cls
 
