@@ -7,6 +7,15 @@ modules on the per-request path are compiled with mypyc (mypy is then needed
 in the build environment, and only there)::
 
     DEGU_MYPYC=1 python3 -m pip install --no-build-isolation .
+
+The compiled build behaves as the pure one, with one difference that
+cannot be avoided: a call with missing or extra arguments to a compiled
+function or class is refused by mypyc's own argument parsing, so its
+``TypeError`` reads ``__init__() missing required argument 'stop' (pos 2)``
+where CPython says ``Range.__init__() missing 1 required positional
+argument: 'stop'``.  (Every check Degu makes itself keeps its message.)
+The public classes an application subclasses stay subclassable
+(``allow_interpreted_subclasses``).
 """
 
 import os

@@ -33,7 +33,9 @@ What is measured, and against what:
 * **Large bodies** (``large.py``).  16 MiB sent up and echoed back over
   ``AF_UNIX``, as a content-length ``Body``, as a ``ChunkedBody`` (16
   chunks of 1 MiB) and read whole, in MB/s (10**6 bytes), against a raw
-  socket copy of the same bytes.
+  socket copy of the same bytes received into one preallocated buffer and
+  made ``bytes`` on each side (what a ``read()`` returning ``bytes`` costs
+  at least).
 
 * **Concurrency** (``concurrency.py``).  1, 10 and 50 keep-alive degu
   clients (threads, one connection each) against one server: total round
@@ -42,6 +44,12 @@ What is measured, and against what:
 * **Footprint** (``footprint.py``).  The cost of ``import degu`` (fresh
   interpreter, best of N), the RSS growth of importing ``degu.server`` and
   ``degu.client``, and the server RSS per idle keep-alive connection.
+
+* **Fairness** (``fairness.py``).  500 keep-alive ``wrk`` clients (on
+  another CPU) against one server configured with ``max_connections=600``
+  (the default, 50, would refuse most of them): requests/s, latency
+  percentiles, requests that waited more than 2 s, and the connects the
+  kernel dropped from a full accept queue.  Skipped without ``wrk``.
 
 * **Profile** (``profiling.py``, ``--profile``).  Instead of all the above:
   cProfile of the degu client and of the server's connection thread.
@@ -54,5 +62,5 @@ By default every process is pinned to one CPU (``os.sched_setaffinity``):
 on a small VM, waking a process on another CPU costs more than the work of
 a whole round trip and swings results several-fold.  ``--no-pin`` turns
 this off.  Timings are never asserted anywhere; the targets in
-``report.py`` are reported with PASS/FAIL only.
+``report.py`` are reported as met or missed, never as errors.
 """

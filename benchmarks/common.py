@@ -11,7 +11,7 @@ class Settings:
 
     def __init__(self, rounds: int, seconds: float, warmup: float,
                  large_reps: int, concurrency_seconds: float,
-                 import_runs: int, rss_runs: int) -> None:
+                 import_runs: int, rss_runs: int, quick: bool = False) -> None:
         self.rounds = rounds
         self.seconds = seconds
         self.warmup = warmup
@@ -19,6 +19,7 @@ class Settings:
         self.concurrency_seconds = concurrency_seconds
         self.import_runs = import_runs
         self.rss_runs = rss_runs
+        self.quick = quick  # too short to judge the targets by
 
     def as_dict(self) -> Dict[str, Any]:
         return dict(vars(self))

@@ -26,6 +26,7 @@ import degu
 from .clients import TLSSetup, family_skip_reason
 from .common import Progress, Settings
 from .concurrency import CONCURRENCY_LEVELS, bench_concurrency
+from .fairness import bench_fairness
 from .footprint import bench_footprint
 from .large import LARGE_CASES, bench_large
 from .pingpong import CASES, FAMILIES, bench_family
@@ -95,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
 def make_settings(args: argparse.Namespace) -> Settings:
     if args.quick:
         settings = Settings(rounds=2, seconds=0.05, warmup=0.02, large_reps=1,
-                            concurrency_seconds=0.1, import_runs=3, rss_runs=1)
+                            concurrency_seconds=0.1, import_runs=3, rss_runs=1,
+                            quick=True)
     else:
         settings = Settings(rounds=7, seconds=0.5, warmup=0.2, large_reps=2,
                             concurrency_seconds=1.5, import_runs=15, rss_runs=3)
@@ -183,7 +185,7 @@ def run(args: argparse.Namespace, settings: Settings, tmpdir: str,
             skipped.append({'family': family, 'reason': reason})
     total = (len(families) * settings.rounds * len(CASES)
              + settings.rounds * len(LARGE_CASES) + len(CONCURRENCY_LEVELS) + 3
-             + (1 if settings.rounds < 3 else 3) * len(WORKER_CASES))
+             + (1 if settings.rounds < 3 else 3) * len(WORKER_CASES) + 1)
     progress = Progress(total, args.quiet)
     report: Dict[str, Any] = {
         'environment': {
@@ -221,6 +223,8 @@ def run(args: argparse.Namespace, settings: Settings, tmpdir: str,
     # Unpinned: the CPUs the benchmark had before it pinned itself.
     report['workers'] = bench_workers(settings, progress, affinity)
     errors.extend(report['workers']['errors'])
+    report['fairness'] = bench_fairness(settings, progress, cpu, affinity)
+    errors.extend(report['fairness']['errors'])
     progress.finish()
     report['environment']['loadavg_end'] = _loadavg()
     report['targets'] = collect_targets(report)

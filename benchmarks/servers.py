@@ -105,13 +105,18 @@ def recv_exactly(sock: socket.socket, view: memoryview) -> bool:
     return True
 
 
-def _raw_echo(sock: socket.socket, size: int, counter: ErrorCounter) -> None:
-    """Receive exactly *size* bytes, send them back, until the peer closes."""
+def _raw_echo(sock: socket.socket, size: int, counter: ErrorCounter,
+              as_bytes: bool = False) -> None:
+    """Receive exactly *size* bytes, send them back, until the peer closes.
+
+    With *as_bytes*, each message is made ``bytes`` before it goes back (what
+    a library returning ``bytes`` cannot avoid: the large-body baseline).
+    """
     buf = bytearray(size)
     view = memoryview(buf)
     try:
         while recv_exactly(sock, view):
-            sock.sendall(view)
+            sock.sendall(bytes(buf) if as_bytes else view)
     except Exception as e:
         counter.add(repr(e))
     finally:
@@ -122,11 +127,12 @@ class RawServer:
     """The floor: a thread per connection echoing fixed-size messages."""
 
     def __init__(self, sock: socket.socket, size: int, counter: ErrorCounter,
-                 sslctx: Any = None) -> None:
+                 sslctx: Any = None, as_bytes: bool = False) -> None:
         self.sock = sock
         self.size = size
         self.counter = counter
         self.sslctx = sslctx
+        self.as_bytes = as_bytes
 
     def serve_forever(self) -> None:
         while True:
@@ -136,7 +142,8 @@ class RawServer:
             if self.sslctx is not None:
                 conn = self.sslctx.wrap_socket(conn, server_side=True)
             threading.Thread(
-                target=_raw_echo, args=(conn, self.size, self.counter), daemon=True
+                target=_raw_echo, args=(conn, self.size, self.counter, self.as_bytes),
+                daemon=True
             ).start()
 
 
@@ -268,9 +275,10 @@ def _build_server(spec: ServerSpec, counter: ErrorCounter,
     if spec.kind == 'degu':
         server = _build_degu_server(spec, counter, finished, sslctx)
         return (server, server.address)
-    if spec.kind == 'raw':
+    if spec.kind in ('raw', 'raw-bytes'):
         sock = _bind(spec.family, spec.address)
-        return (RawServer(sock, spec.size, counter, sslctx), sock.getsockname())
+        return (RawServer(sock, spec.size, counter, sslctx, spec.kind == 'raw-bytes'),
+                sock.getsockname())
     if spec.kind == 'stdlib':
         if spec.family == 'unix':
             handler: Any = StdlibUnixHandler

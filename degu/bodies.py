@@ -35,7 +35,7 @@ chunked body has ``data == b''``.
 """
 
 from collections import namedtuple
-from typing import Any, Callable, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Final, Iterable, Iterator, List, Optional, Tuple
 
 from .errors import TYPE_ERROR, ContentTooLargeError, ProtocolError
 from .limits import (
@@ -57,7 +57,7 @@ from .sources import CRLF, FileSource, Source, piece_size
 
 Chunk = Tuple[Optional[Tuple[str, str]], bytes]
 
-_STATE_MESSAGES = {
+_STATE_MESSAGES: Final = {
     BODY_STARTED: 'BODY_STARTED, cannot start another operation',
     BODY_CONSUMED: 'BODY_CONSUMED, already consumed',
     BODY_ERROR: 'BODY_ERROR, cannot be used',
@@ -241,7 +241,8 @@ class Body(_IncomingBody):
         length: int = content_length
         if not (0 <= length <= MAX_LENGTH):
             _check_content_length(length)
-        self._src = _source(rfile, False)
+        # (_source(), inlined: a Body per request reads from a Stream.)
+        self._src = rfile if type(rfile) is Stream else FileSource(rfile, False)
         self._content_length = length
         self._rfile = rfile
         self._remaining = length
@@ -271,7 +272,7 @@ class Body(_IncomingBody):
         exact type here, with the message of the contract.)
         """
         remaining = self._remaining
-        want: int
+        state = self._state  # (_start(False), inlined: once per request)
         if size is None:
             if remaining > MAX_IO_SIZE:
                 # Too much for one bytes object: the body stays READY, so an
@@ -281,35 +282,42 @@ class Body(_IncomingBody):
                         remaining, MAX_IO_SIZE
                     )
                 )
-            want = remaining
-        elif type(size) is not int:
-            raise TypeError(TYPE_ERROR.format('size', int, type(size), size))
-        else:
-            want = size
-            if not (0 <= want <= MAX_IO_SIZE):
-                raise ValueError(
-                    'need 0 <= size <= {}; got {}'.format(MAX_IO_SIZE, want)
-                )
-        self._start(False)
-        if size is not None:
-            if remaining == 0:
-                self._done()
-                return b''
-            if want > remaining:
-                want = remaining
-            if not want:
-                return b''
-        data = b''
-        if want:
-            try:
-                data = self._src.read(want)
-            except BaseException:
-                self._fail()
-                raise
-            self._remaining = remaining - want
-        if size is None:
+            if state != BODY_READY and state != BODY_STARTED:
+                raise _state_error(self, state)
+            data = b''
+            if remaining:
+                try:
+                    data = self._src.read(remaining)
+                except BaseException:
+                    self._fail()
+                    raise
+                self._remaining = 0
             self._state = BODY_CONSUMED
             self._src.finished()
+            return data
+        if type(size) is not int:
+            raise TypeError(TYPE_ERROR.format('size', int, type(size), size))
+        want: int = size
+        if not (0 <= want <= MAX_IO_SIZE):
+            raise ValueError(
+                'need 0 <= size <= {}; got {}'.format(MAX_IO_SIZE, want)
+            )
+        if state != BODY_READY and state != BODY_STARTED:
+            raise _state_error(self, state)
+        self._state = BODY_STARTED
+        if remaining == 0:
+            self._done()
+            return b''
+        if want > remaining:
+            want = remaining
+        if not want:
+            return b''
+        try:
+            data = self._src.read(want)
+        except BaseException:
+            self._fail()
+            raise
+        self._remaining = remaining - want
         return data
 
     def __iter__(self) -> Iterator[bytes]:

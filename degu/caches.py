@@ -170,6 +170,10 @@ def parse_response(preamble: bytes) -> Tuple[int, str, Headers]:
 # ---------------------------------------------------------------------------
 # Rendering
 #
+# Whole preambles first: (first-line fields, then each header's name and
+# value) -> the rendered bytes, for str names with str or int values (see
+# _whole_key()).  Behind them, for what they miss:
+#
 # First lines, remembered with the names of the headers that follow them:
 # (method, uri, names) -> request line, (status, reason, names) -> status
 # line, stored once the line, every name, and the header-set rules passed
@@ -223,9 +227,42 @@ def _join(first_line: str, headers: Headers) -> bytes:
     return out.encode('ascii')
 
 
+def _whole_key(first: Any, second: Any, headers: Headers) -> Tuple[Any, ...]:
+    """The key of a whole rendered preamble: every field, of exact types.
+
+    Only ``str`` names with ``str`` or ``int`` values make a key: equal is
+    not enough (``1``, ``1.0`` and ``True`` are equal and hash alike, but
+    render differently or not at all).  Anything else raises ``TypeError``
+    (the caller then takes the path below it).
+    """
+    key: List[Any] = [first, second]
+    for (name, value) in headers.items():
+        if type(name) is not str or (type(value) is not str and type(value) is not int):
+            raise TypeError(name)
+        key.append(name)
+        key.append(value)
+    return tuple(key)
+
+
+# Whole preambles, keyed by _whole_key(): stored once the checks of the line
+# cache below passed, for str names with str and int values only (the only
+# ones whose hash says everything about how they render).
+_whole_requests: Dict[Tuple[Any, ...], bytes] = {}
+_whole_responses: Dict[Tuple[Any, ...], bytes] = {}
+
+
 def render_request(method: Any, uri: Any, headers: Any) -> bytes:
     """``degu.rendering.render_request()``, remembered."""
     if type(method) is str and type(uri) is str and type(headers) is dict:
+        whole: Optional[Tuple[Any, ...]] = None
+        try:
+            whole = _whole_key(method, uri, headers)
+        except TypeError:
+            pass  # (a value of another type: the lines below still apply)
+        else:
+            found = _whole_requests.get(whole)
+            if found is not None:
+                return found
         try:
             key = (method, uri, tuple(headers))
             line = _request_lines_for.get(key)
@@ -233,15 +270,28 @@ def render_request(method: Any, uri: Any, headers: Any) -> bytes:
                 line = request_line(method, uri)
                 _check_names(headers, method)
                 remember(_request_lines_for, key, line)
-            return _join(line, headers)
+            preamble = _join(line, headers)
         except (TypeError, ValueError):
             pass
+        else:
+            if whole is not None:
+                remember(_whole_requests, whole, preamble)
+            return preamble
     return strict_render_request(method, uri, headers)
 
 
 def render_response(status: Any, reason: Any, headers: Any) -> bytes:
     """``degu.rendering.render_response()``, remembered."""
     if type(status) is int and type(reason) is str and type(headers) is dict:
+        whole: Optional[Tuple[Any, ...]] = None
+        try:
+            whole = _whole_key(status, reason, headers)
+        except TypeError:
+            pass  # (a value of another type: the lines below still apply)
+        else:
+            found = _whole_responses.get(whole)
+            if found is not None:
+                return found
         try:
             key = (status, reason, tuple(headers))
             line = _status_lines_for.get(key)
@@ -249,7 +299,11 @@ def render_response(status: Any, reason: Any, headers: Any) -> bytes:
                 line = status_line(status, reason)
                 _check_names(headers, '')
                 remember(_status_lines_for, key, line)
-            return _join(line, headers)
+            preamble = _join(line, headers)
         except (TypeError, ValueError):
             pass
+        else:
+            if whole is not None:
+                remember(_whole_responses, whole, preamble)
+            return preamble
     return strict_render_response(status, reason, headers)

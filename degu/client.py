@@ -16,7 +16,18 @@ closes it (its stream position is unknown afterwards); later calls raise
 """
 
 import socket
-from typing import Any, ClassVar, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Optional, Tuple
+
+# The decorator keeps a class subclassable from Python once mypyc compiles
+# it.  Only mypy and the mypyc build read the import (typing.TYPE_CHECKING is
+# False at run time, so nothing outside the standard library is loaded); a
+# plain variable keeps mypy from calling the run-time branch unreachable.
+_TYPE_CHECKING = TYPE_CHECKING
+if _TYPE_CHECKING:
+    from mypy_extensions import mypyc_attr
+else:
+    def mypyc_attr(*attrs: Any, **kwattrs: Any) -> Any:  # type: ignore[misc]
+        return lambda cls: cls
 
 from . import addresses
 from .bodies import api
@@ -116,7 +127,7 @@ class Connection:
                     )
                 )
             previous = self._response_body
-            if previous is not None and previous.state != BODY_CONSUMED:
+            if previous is not None and previous._state != BODY_CONSUMED:
                 raise ValueError(
                     'response body not consumed: {!r}'.format(previous)
                 )
@@ -157,6 +168,8 @@ class Connection:
         return self.request('GET', uri, headers, None)
 
 
+# Public: subclassed by applications, also in a compiled build.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Client:
     """Where a server is and how to talk to it; ``connect()`` opens a connection.
 
@@ -230,6 +243,8 @@ class Client:
         return conn
 
 
+# Public: subclassed by applications, also in a compiled build.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class SSLClient(Client):
     """A ``Client`` that speaks TLS (``sslctx``: config dict or ``SSLContext``)."""
 

@@ -49,7 +49,7 @@ import logging
 import socket
 import threading
 import time
-from typing import Any, Optional, Tuple
+from typing import Any, Final, Optional, Tuple
 
 from .addresses import credentials, nodelay
 from .bodies import api
@@ -64,19 +64,19 @@ log = logging.getLogger('degu.server')
 # One line per request, when the server's access_log option is on (see
 # log_access() for the format).
 access_log = logging.getLogger('degu.access')
-ACCESS_FORMAT = '%s "%s %s" %d %d %.6f'
+ACCESS_FORMAT: Final = '%s "%s %s" %d %d %.6f'
 
 # Statuses >= 400 after which the connection stays open: the request was
 # understood and fully handled, so the stream is still in a known state.
-KEEP_ALIVE_ERRORS = frozenset([404, 409, 412])
+KEEP_ALIVE_ERRORS: Final = frozenset([404, 409, 412])
 
 # The interim response a client asking ``Expect: 100-continue`` waits for.
-CONTINUE = b'HTTP/1.1 100 Continue\r\n\r\n'
+CONTINUE: Final = b'HTTP/1.1 100 Continue\r\n\r\n'
 
 # Where a request is when something fails (see _fault()).
-READING = 0    # its preamble or (before the app) its framing
-IN_APP = 1     # the app is running (and maybe reading the body)
-ANSWERING = 2  # checking, rendering and sending what the app returned
+READING: Final = 0    # its preamble or (before the app) its framing
+IN_APP: Final = 1     # the app is running (and maybe reading the body)
+ANSWERING: Final = 2  # checking, rendering and sending what the app returned
 
 
 def answer(status: int, reason: str) -> bytes:
@@ -315,7 +315,7 @@ def _expect_continue(stream: Stream, expect: str, body: Any) -> None:
             stream.owe(CONTINUE)
 
 
-def check_response(request: Request, response: Any) -> Tuple[int, str, Any, Any]:
+def check_response(request: Request, response: Any) -> Tuple[int, Any, Any, Any]:
     """Check the shape of what an app returned; ``(status, reason, headers, body)``.
 
     A 4-tuple, or the ``Response`` a client connection returned (which a
@@ -332,16 +332,17 @@ def check_response(request: Request, response: Any) -> Tuple[int, str, Any, Any]
         raise ValueError(
             'response: need a 4-tuple; got a {}-tuple'.format(len(response))
         )
-    (status, reason, headers, body) = response
+    status = response[0]
     if type(status) is not int:
         raise TypeError(TYPE_ERROR.format('status', int, type(status), status))
     if not (100 <= status <= 599):
         raise ValueError('need 100 <= status <= 599; got {}'.format(status))
-    return (status, reason, headers, body)
+    checked: Tuple[int, Any, Any, Any] = response
+    return checked
 
 
 def closing(live: LiveConnection, session: Session, request: Request,
-            status: int, reason: str, headers: Any) -> Optional[str]:
+            status: int, reason: Any, headers: Any) -> Optional[str]:
     """Why the connection closes after this response (``None``: it stays open).
 
     When it closes, the response says so: ``connection: close`` is added to
@@ -350,7 +351,7 @@ def closing(live: LiveConnection, session: Session, request: Request,
     """
     why: Optional[str] = None
     body = request._body
-    if body is not None and body.state != BODY_CONSUMED:
+    if body is not None and body._state != BODY_CONSUMED:
         if live.stream.owes:
             why = 'request body not sent after expect: 100-continue'
         else:
@@ -417,7 +418,7 @@ def _peers_fault(phase: int, stream: Stream, request: Optional[Request]) -> bool
     if phase == READING or stream.broken:
         return True
     body = None if request is None else request._body
-    return body is not None and body.state != BODY_CONSUMED
+    return body is not None and body._state != BODY_CONSUMED
 
 
 def _answer(stream: Stream, status: int, reason: str, phase: int, sent: int) -> int:

@@ -52,20 +52,21 @@ def set_output_headers(headers: Headers, body: Any) -> None:
     refused: a peer could frame it either way, which is how requests get
     smuggled.
     """
-    if body is not None:
-        kind = type(body)
-        if kind is bytes or kind is bytearray:
-            if 'content-length' not in headers:  # (the usual case, made quick)
-                headers['content-length'] = len(body)
-            else:
-                set_default_header(headers, 'content-length', len(body))
-        elif kind is Body or kind is BodyIter:
-            set_default_header(headers, 'content-length', body.content_length)
-        elif kind is ChunkedBody or kind is ChunkedBodyIter:
-            set_default_header(headers, 'transfer-encoding', 'chunked')
+    kind = type(body)
+    if kind is bytes or kind is bytearray:
+        if 'content-length' not in headers:  # (the usual case, made quick)
+            headers['content-length'] = len(body)
         else:
-            raise TypeError('bad body type: {!r}: {!r}'.format(kind, body))
-    if 'content-length' in headers and 'transfer-encoding' in headers:
+            set_default_header(headers, 'content-length', len(body))
+    elif body is None:
+        pass
+    elif kind is Body or kind is BodyIter:
+        set_default_header(headers, 'content-length', body.content_length)
+    elif kind is ChunkedBody or kind is ChunkedBodyIter:
+        set_default_header(headers, 'transfer-encoding', 'chunked')
+    else:
+        raise TypeError('bad body type: {!r}: {!r}'.format(kind, body))
+    if 'transfer-encoding' in headers and 'content-length' in headers:
         raise ValueError(
             'cannot have both content-length and transfer-encoding headers'
         )
@@ -123,15 +124,6 @@ def frame_response(method: str, status: int, headers: Any, body: Any) -> None:
 
 
 Request = Tuple[str, str, Headers, Any, List[str], Optional[str]]
-
-
-def _announced_body(stream: Stream, headers: Headers) -> Any:
-    """The body a preamble's framing header announces (``None`` for neither)."""
-    if 'content-length' in headers:
-        return Body(stream, headers['content-length'])
-    if 'transfer-encoding' in headers:
-        return ChunkedBody(stream)
-    return None
 
 
 def read_request(stream: Stream) -> Optional[Request]:
@@ -199,14 +191,18 @@ def read_response(stream: Stream, method: str) -> Response:
         for name in connection_options(headers.pop('connection')):
             if name != 'content-length' and name != 'transfer-encoding':
                 headers.pop(name, None)
+    body: Any = None
     if method == 'HEAD' or status == 204 or status == 304:
-        body = None  # whatever framing header it has describes another body
-    elif 'content-length' in headers and headers['content-length'] == 0:
-        # How a server frames "no body": the caller sees just that.
-        del headers['content-length']
-        body = None
-    else:
-        body = _announced_body(stream, headers)
+        pass  # whatever framing header it has describes another body
+    elif 'content-length' in headers:
+        length = headers['content-length']
+        if length:
+            body = Body(stream, length)
+        else:
+            # How a server frames "no body": the caller sees just that.
+            del headers['content-length']
+    elif 'transfer-encoding' in headers:
+        body = ChunkedBody(stream)
     if body is None:
         stream.finished()
     # tuple.__new__ builds the namedtuple without its Python-level __new__.
@@ -236,21 +232,21 @@ def _skip_interim(stream: Stream, preamble: bytes,
 def _write_message(stream: Stream, preamble: bytes, body: Any) -> int:
     """Send a preamble and its body; a small bytes body shares its ``send()``."""
     total = len(preamble)
-    if body is None:
-        stream.send_all(preamble)
-        return total
     if type(body) is bytes or type(body) is bytearray:
         size = len(body)
+        if total + size <= BUF_LEN:
+            stream.send_all(preamble + body)
+            return total + size
         if size > MAX_IO_SIZE:
             raise ValueError(
                 'need len(body) <= {}; got {}'.format(MAX_IO_SIZE, size)
             )
-        if total + size <= BUF_LEN:
-            stream.send_all(preamble + body)
-        else:
-            stream.send_all(preamble)
-            stream.send_all(body)
+        stream.send_all(preamble)
+        stream.send_all(body)
         return total + size
+    if body is None:
+        stream.send_all(preamble)
+        return total
     stream.write(preamble)
     written: int = body.write_to(stream)
     total += written
@@ -275,7 +271,7 @@ def write_response(
 
 
 def send_response(
-    stream: Stream, status: int, reason: str, headers: Headers, body: Any
+    stream: Stream, status: int, reason: Any, headers: Any, body: Any
 ) -> int:
     """Render and send a response already framed by ``frame_response()``."""
     return _write_message(stream, render_response(status, reason, headers), body)

@@ -24,7 +24,18 @@ import logging
 import socket
 import threading
 import time
-from typing import Any, Callable, ClassVar, Dict, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, Optional, Set, Tuple
+
+# The decorator keeps a class subclassable from Python once mypyc compiles
+# it.  Only mypy and the mypyc build read the import (typing.TYPE_CHECKING is
+# False at run time, so nothing outside the standard library is loaded); a
+# plain variable keeps mypy from calling the run-time branch unreachable.
+_TYPE_CHECKING = TYPE_CHECKING
+if _TYPE_CHECKING:
+    from mypy_extensions import mypyc_attr
+else:
+    def mypyc_attr(*attrs: Any, **kwattrs: Any) -> Any:  # type: ignore[misc]
+        return lambda cls: cls
 
 from . import addresses
 from .handler import LiveConnection, Switch, answer, serve_connection
@@ -91,6 +102,8 @@ def _app_name(app: Any) -> str:
     return '{}.{}(<...>)'.format(kind.__module__, kind.__qualname__)
 
 
+# Public: subclassed by applications, also in a compiled build.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Server:
     """An HTTP/1.1 server for one RGI app.
 
@@ -295,6 +308,8 @@ class Server:
         return sock
 
 
+# Public: subclassed by applications, also in a compiled build.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class SSLServer(Server):
     """A ``Server`` that speaks TLS; the handshake runs in each connection's thread.
 

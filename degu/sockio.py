@@ -40,7 +40,7 @@ import socket
 import threading
 import time
 from time import monotonic
-from typing import Any, Callable, List, Optional, Union
+from typing import Any, Callable, Final, List, Optional, Union
 
 from .errors import (
     TYPE_ERROR,
@@ -53,21 +53,21 @@ from .sources import Source, _check_received, piece_size
 
 Buffer = Union[bytes, bytearray, memoryview]
 
-PREAMBLE_END = b'\r\n\r\n'
-LINE_END = b'\r\n'
-LF = b'\n'
-CR = 0x0D  # b'\r'[0]
+PREAMBLE_END: Final = b'\r\n\r\n'
+LINE_END: Final = b'\r\n'
+LF: Final = b'\n'
+CR: Final = 0x0D  # b'\r'[0]
 
-CLOSED = 'Connection is closed'
+CLOSED: Final = 'Connection is closed'
 
 # Why a body's reader gave up on a slow peer (see MIN_BODY_RATE).
-TOO_SLOW = 'body not received in time: slower than {} bytes/s'.format(MIN_BODY_RATE)
+TOO_SLOW: Final = 'body not received in time: slower than {} bytes/s'.format(MIN_BODY_RATE)
 
 # Held while a stream closes its socket and while another thread interrupts
 # one (see Stream.interrupt()), so that an interrupt never reaches a file
 # descriptor number that a close has just freed for reuse.  Rarely waited
 # for: interrupts happen only when a server shuts down.
-_CLOSING = threading.Lock()
+_CLOSING: Final = threading.Lock()
 
 
 def _check_sent(sent: Any, size: int) -> int:
@@ -419,7 +419,8 @@ class Stream(Source):
         ``BUF_LEN`` bytes, ``ProtocolError`` when the peer closed
         mid-preamble, ``TimeoutError`` when a *timeout* deadline passed.
         """
-        self._check_readable()
+        if self._broken:  # (_check_readable(), inlined on the hot path)
+            raise ConnectionClosedError(CLOSED)
         buf = self._buf
         start = self._start
         if start == self._stop:
@@ -569,7 +570,8 @@ class Stream(Source):
 
     def read(self, size: int) -> bytes:
         """Return exactly *size* bytes, or raise ``ProtocolError`` on early EOF."""
-        self._check_readable()
+        if self._broken:  # (_check_readable(), inlined on the hot path)
+            raise ConnectionClosedError(CLOSED)
         if self._owed:
             self._pay()
         start = self._start

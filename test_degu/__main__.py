@@ -58,8 +58,12 @@ PURE_ONLY_TESTS = ('test_packaging.py', 'test_runner.py')
 
 # What the compiled run copies from the tree (pyproject.toml stays behind:
 # the build needs only setup.py, whatever the setuptools version).
-COMPILED_COPY_DIRS = ('degu', 'test_degu', 'benchmarks')
+COMPILED_COPY_DIRS = ('degu', 'test_degu', 'benchmarks', 'doc')
 COMPILED_COPY_FILES = ('setup.py', 'README')
+# The original Degu 0.19's pages, when a shared reference folder sits beside
+# the tree (test_compat.py runs them as doctests).
+ORIGINAL_DOCS = os.path.join(os.path.dirname(TREE), 'shared', 'reference',
+                             'degu-0.19-doc')
 
 FIND_MISSING = (
     'import importlib.util, sys\n'
@@ -217,9 +221,12 @@ def run_compiled(python: str, extra: Sequence[str]) -> int:
         env = with_path(tmp)
         # test_compiled.py checks the modules really are extension modules.
         env['DEGU_EXPECT_COMPILED'] = '1'
+        # The copy is not beside the shared reference; test_compat.py is
+        # told where the original Degu's pages are instead.
+        env.setdefault('DEGU_ORIGINAL_DOCS', ORIGINAL_DOCS)
         say('compiled run')
         return subprocess.call(
-            [python] + pytest_args(tmp, extra, doctests=False),
+            [python] + pytest_args(tmp, extra),
             env=env, cwd=tmp,
         )
 

@@ -67,7 +67,7 @@ def test_top_level_keys(quick: Dict[str, Any]) -> None:
     assert set(quick) - {'_stderr'} == {
         'environment', 'pinned', 'cpu', 'pin_note', 'settings', 'families',
         'skipped', 'pingpong', 'large', 'concurrency', 'footprint', 'workers',
-        'targets', 'errors', 'seconds',
+        'fairness', 'targets', 'errors', 'seconds',
     }
     assert set(quick['environment']) == {
         'degu', 'python', 'implementation', 'platform', 'cpus',

@@ -1,10 +1,10 @@
 """The original Degu 0.19's own documentation, run as doctests against Degu.
 
 The original's reference pages (in the shared reference folder beside the
-repository, not part of it) are full of examples.  Each page is run here as
-a doctest; every example must pass except the few listed in
-``DELIBERATE``, each of which is a difference documented in
-doc/compat.rst.  The test is skipped where the reference is not present.
+repository, not part of it, or where ``DEGU_ORIGINAL_DOCS`` says) are full
+of examples.  Each page is run here as a doctest; every example must pass
+except the few listed in ``DELIBERATE``, each of which is a difference
+documented in doc/compat.rst.  The test is skipped where the reference is not present.
 
 Exception details are compared too (no IGNORE_EXCEPTION_DETAIL), so the
 messages the original documents are checked as well.
@@ -17,8 +17,10 @@ from typing import Dict, List, Set
 import pytest
 
 TREE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REFERENCE = os.path.join(os.path.dirname(TREE), 'shared', 'reference',
-                         'degu-0.19-doc')
+# DEGU_ORIGINAL_DOCS names the pages when the tree under test is a copy
+# (the compiled run of ``python3 -m test_degu``).
+REFERENCE = os.environ.get('DEGU_ORIGINAL_DOCS') or os.path.join(
+    os.path.dirname(TREE), 'shared', 'reference', 'degu-0.19-doc')
 PAGES = [
     'degu.rst', 'degu.base.rst', 'degu.server.rst', 'degu.client.rst',
     'degu.applib.rst', 'degu.misc.rst', 'degu.rgi.rst', 'degu.util.rst',

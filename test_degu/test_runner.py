@@ -84,7 +84,7 @@ def test_which() -> None:
 def test_copy_for_compiling(tmp_path: Any) -> None:
     runner.copy_for_compiling(str(tmp_path))
     names = set(os.listdir(str(tmp_path)))
-    assert names == {'degu', 'test_degu', 'benchmarks', 'setup.py', 'README'}
+    assert names == {'degu', 'test_degu', 'benchmarks', 'doc', 'setup.py', 'README'}
     tests = set(os.listdir(str(tmp_path / 'test_degu')))
     assert 'test_runner.py' not in tests and 'test_packaging.py' not in tests
     assert 'test_benchmarks.py' in tests
