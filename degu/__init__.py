@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Degu: an embedded HTTP/1.1 server and client library.
 
 Importing ``degu`` is deliberately cheap: this module imports none of its

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """``python3 -m degu``: the command line (the logic lives in ``degu.cli``)."""
 
 import sys

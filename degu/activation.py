@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """systemd socket activation: serving a listening socket another process made.
 
 A ``.socket`` unit makes systemd create and bind the listening socket itself,

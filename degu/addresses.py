@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Where a server listens and a client connects: Degu's one address argument.
 
 Degu takes every address in one of four forms, and the form alone says the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Ready-made RGI apps and app wrappers.
 
 Each class here is an ordinary RGI app (``app(session, request, api)``
@@ -30,7 +31,7 @@ import stat
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .errors import TYPE_ERROR, TYPE_ERROR2, EmptyPreambleError
-from .limits import BODY_READY, MAX_LOGGED_MESSAGE, MAX_URI_LEN, ROUTER_MAX_DEPTH
+from .limits import BODY_READY, MAX_LOGGED_MESSAGE, MAX_URI_LEN, METHODS, ROUTER_MAX_DEPTH
 from .messages import connection_options
 from .server import Request, Session
 from .sockio import Stream
@@ -42,9 +43,6 @@ __all__ = ('AllowedMethods', 'MethodFilter', 'Router', 'ProxyApp')
 
 App = Callable[[Any, Any, Any], Any]
 ResponseTuple = Tuple[int, str, Dict[str, Any], Any]
-
-# The five methods Degu speaks (SPEC §1).
-METHODS = ('GET', 'HEAD', 'PUT', 'POST', 'DELETE')
 
 
 def _bad_request() -> ResponseTuple:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """The public face of Degu's wire layer: bodies, values, limits, helpers.
 
 Everything here is defined in a smaller module and re-exported, so that

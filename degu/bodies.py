@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Message bodies: streaming in (``Body``, ``ChunkedBody``) and out (all four).
 
 Every body object walks one state machine and never goes back::

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """The remembered fast path: the parser and the renderer, memoised from outside.
 
 Messages repeat.  A keep-alive client sends the same request preamble again
@@ -30,7 +31,7 @@ Three rules keep that promise:
   remembered ones; the other parts are immutable.
 """
 
-from typing import Any, Dict, List, Optional, Tuple, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
 from .limits import (
     BUF_LEN,
@@ -181,8 +182,8 @@ def parse_response(preamble: bytes) -> Tuple[int, str, Headers]:
 # Header lines: (name, value type, value) -> '\r\nname: value', for str and
 # int values only.
 
-_request_lines_for: Dict[Tuple[str, str, Tuple[Any, ...]], str] = {}
-_status_lines_for: Dict[Tuple[int, str, Tuple[Any, ...]], str] = {}
+_request_lines_for: Dict[Tuple[Any, ...], str] = {}
+_status_lines_for: Dict[Tuple[Any, ...], str] = {}
 _rendered_lines: Dict[Tuple[str, type, Any], str] = {}
 
 
@@ -254,56 +255,54 @@ _whole_responses: Dict[Tuple[Any, ...], bytes] = {}
 def render_request(method: Any, uri: Any, headers: Any) -> bytes:
     """``degu.rendering.render_request()``, remembered."""
     if type(method) is str and type(uri) is str and type(headers) is dict:
-        whole: Optional[Tuple[Any, ...]] = None
-        try:
-            whole = _whole_key(method, uri, headers)
-        except TypeError:
-            pass  # (a value of another type: the lines below still apply)
-        else:
-            found = _whole_requests.get(whole)
-            if found is not None:
-                return found
-        try:
-            key = (method, uri, tuple(headers))
-            line = _request_lines_for.get(key)
-            if line is None:
-                line = request_line(method, uri)
-                _check_names(headers, method)
-                remember(_request_lines_for, key, line)
-            preamble = _join(line, headers)
-        except (TypeError, ValueError):
-            pass
-        else:
-            if whole is not None:
-                remember(_whole_requests, whole, preamble)
-            return preamble
+        found = _remembered(_whole_requests, _request_lines_for, request_line,
+                            method, uri, headers, method)
+        if found is not None:
+            return found
     return strict_render_request(method, uri, headers)
 
 
 def render_response(status: Any, reason: Any, headers: Any) -> bytes:
     """``degu.rendering.render_response()``, remembered."""
     if type(status) is int and type(reason) is str and type(headers) is dict:
-        whole: Optional[Tuple[Any, ...]] = None
-        try:
-            whole = _whole_key(status, reason, headers)
-        except TypeError:
-            pass  # (a value of another type: the lines below still apply)
-        else:
-            found = _whole_responses.get(whole)
-            if found is not None:
-                return found
-        try:
-            key = (status, reason, tuple(headers))
-            line = _status_lines_for.get(key)
-            if line is None:
-                line = status_line(status, reason)
-                _check_names(headers, '')
-                remember(_status_lines_for, key, line)
-            preamble = _join(line, headers)
-        except (TypeError, ValueError):
-            pass
-        else:
-            if whole is not None:
-                remember(_whole_responses, whole, preamble)
-            return preamble
+        found = _remembered(_whole_responses, _status_lines_for, status_line,
+                            status, reason, headers, '')
+        if found is not None:
+            return found
     return strict_render_response(status, reason, headers)
+
+
+def _remembered(wholes: Dict[Tuple[Any, ...], bytes],
+                lines: Dict[Tuple[Any, ...], str],
+                make_line: Callable[[Any, Any], str],
+                first: Any, second: Any, headers: Dict[str, Any],
+                method: str) -> Optional[bytes]:
+    """A preamble from the caches (filling them), or ``None``.
+
+    ``None`` means the caches cannot vouch for this preamble: the caller then
+    renders it with the strict renderer, which raises the exact error.
+    *first* and *second* are the method and URI of a request, or the status
+    and reason of a response (*method* is then ``''``).
+    """
+    whole: Optional[Tuple[Any, ...]] = None
+    try:
+        whole = _whole_key(first, second, headers)
+    except TypeError:
+        pass  # (a value of another type: the lines below still apply)
+    else:
+        found = wholes.get(whole)
+        if found is not None:
+            return found
+    try:
+        key = (first, second, tuple(headers))
+        line = lines.get(key)
+        if line is None:
+            line = make_line(first, second)
+            _check_names(headers, method)
+            remember(lines, key, line)
+        preamble = _join(line, headers)
+    except (TypeError, ValueError):
+        return None
+    if whole is not None:
+        remember(wholes, whole, preamble)
+    return preamble

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """The ``degu`` command (also ``python3 -m degu``): ``serve`` and ``request``.
 
 ``serve`` runs a Degu server in the foreground until Ctrl-C (or SIGTERM),

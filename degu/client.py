@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """The HTTP client: ``Client`` knows where the server is, ``Connection`` talks.
 
 ``Client(address)`` is a small, stateless, thread-safe description of a
@@ -31,7 +32,7 @@ else:
 
 from . import addresses
 from .bodies import api
-from .errors import TYPE_ERROR, TYPE_ERROR2, ConnectionClosedError
+from .errors import TYPE_ERROR, TYPE_ERROR2, ConnectionClosedError, bad_method
 from .limits import BODY_CONSUMED, CLIENT_TIMEOUT, METHOD_BITS, PUT_POST_MASK
 from .messages import Response, read_response, set_default_header, write_request
 from .options import CLIENT_OPTIONS, client_options
@@ -115,11 +116,7 @@ class Connection:
         try:
             bit = METHOD_BITS.get(method, 0) if type(method) is str else 0
             if not bit:
-                if type(method) is not str:
-                    raise TypeError(
-                        TYPE_ERROR.format('method', str, type(method), method)
-                    )
-                raise ValueError('bad method: {!r}'.format(method))
+                raise bad_method(method)
             if body is not None and not (bit & PUT_POST_MASK):
                 raise ValueError(
                     'when method is {!r}, body must be None; got a {!r}'.format(

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """What can go wrong, by whose fault: the peer's, the connection's, or ours.
 
 Degu sorts every failure into one of three families, because each one is
@@ -42,6 +43,23 @@ TYPE_ERROR = '{}: need a {!r}; got a {!r}: {!r}'
 
 # Same, without the value (for when the value's repr is unhelpful or huge).
 TYPE_ERROR2 = '{}: need a {!r}; got a {!r}'
+
+
+def bad_method(method: object) -> Exception:
+    """The error for a request *method* that is not one Degu speaks.
+
+    Callers test the method against ``METHOD_BITS`` themselves (on the hot
+    path that is one dict lookup) and raise what this returns when it fails:
+    a ``TypeError`` for anything but a ``str``, else a ``ValueError``.
+
+    >>> bad_method(b'GET')
+    TypeError("method: need a <class 'str'>; got a <class 'bytes'>: b'GET'")
+    >>> bad_method('PATCH')
+    ValueError("bad method: 'PATCH'")
+    """
+    if type(method) is not str:
+        return TypeError(TYPE_ERROR.format('method', str, type(method), method))
+    return ValueError('bad method: {!r}'.format(method))
 
 
 # ---------------------------------------------------------------------------

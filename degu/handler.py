@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Serve one connection: the server's request loop, and how it ends.
 
 A ``Server`` accepts a socket and hands it to ``serve_connection()``, in a
@@ -118,14 +119,14 @@ class LiveConnection:
     ``connection: close`` (``stopping.on`` is the server's flag).
     """
 
-    __slots__ = ('stream', 'stopping', 'idle', 'thread', 'access')
+    __slots__ = ('stream', 'stopping', 'idle', 'ident', 'access')
 
     def __init__(self, stream: Stream, stopping: Switch,
                  access: bool = False) -> None:
         self.stream = stream
         self.stopping = stopping
         self.idle = False
-        self.thread: Optional[threading.Thread] = None
+        self.ident: Optional[int] = None  # its thread's, once it runs
         self.access = access  # log each request on 'degu.access'
 
     def stop_if_idle(self) -> None:

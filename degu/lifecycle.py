@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Running a server in the foreground until a signal, and stopping it well.
 
 ``run_until_signal(server)`` is what ``degu serve`` does with its server (a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Every size limit and numeric constant of Degu, in one place.
 
 Degu refuses input that exceeds these limits rather than growing buffers to

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Whole HTTP messages: read a request or response, write one.
 
 This is where the pure parser and renderer meet the connection's

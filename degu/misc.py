@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Test fixtures for Degu applications: servers in a process, fake requests.
 
 * ``TempServer`` / ``TempSSLServer`` run an app in a background process,

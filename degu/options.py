@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """The keyword options of ``Server`` and ``Client``: names, defaults, checks.
 
 Both take their configuration as keyword options (``Server(address, app,

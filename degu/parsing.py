@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Parse the HTTP/1.1 subset Degu speaks: pure functions from bytes to values.
 
 This module is the grammar, and only the grammar: each rule is a named

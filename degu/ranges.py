@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Byte ranges: the values of the ``range`` and ``content-range`` headers.
 
 (Arguments checked with exact type tests are annotated ``Any``, so that a

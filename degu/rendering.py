@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Render outgoing preambles and chunk-size lines: pure functions to bytes.
 
 The contract every function here follows:
@@ -25,7 +26,7 @@ The contract every function here follows:
 
 from typing import Any, Dict, Optional, Tuple
 
-from .errors import TYPE_ERROR, TYPE_ERROR2, ProtocolError
+from .errors import TYPE_ERROR, TYPE_ERROR2, ProtocolError, bad_method
 from .limits import (
     BUF_LEN,
     MAX_HEADER_COUNT,
@@ -56,10 +57,8 @@ def _is_in_table(text: str, table: bytes) -> bool:
 
 def request_line(method: Any, uri: Any) -> str:
     """``'GET /uri HTTP/1.1'``, after checking the method and the target."""
-    if type(method) is not str:
-        raise TypeError(TYPE_ERROR.format('method', str, type(method), method))
-    if method not in METHOD_BITS:
-        raise ValueError('bad method: {!r}'.format(method))
+    if type(method) is not str or method not in METHOD_BITS:
+        raise bad_method(method)
     if type(uri) is not str:
         raise TypeError(TYPE_ERROR.format('uri', str, type(uri), uri))
     if len(uri) > MAX_URI_LEN:

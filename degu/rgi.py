@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """A strict checker of the RGI contract, for use while developing an app.
 
 RGI (REST Gateway Interface) is the application interface of Degu::

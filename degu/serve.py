@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """``degu serve``: what the command does once its arguments are parsed.
 
 It loads the app (``--app MODULE:CALLABLE``, or ``FilesApp`` for a

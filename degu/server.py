@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """The HTTP server: blocking sockets, one thread per connection.
 
 The server's life, drawn::
@@ -22,6 +23,7 @@ handed (``Session``, ``Request``) are ``degu.session``'s.
 import errno
 import logging
 import socket
+import _thread
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, Optional, Set, Tuple
@@ -55,12 +57,31 @@ ACCEPT_RETRY_ERRNOS = frozenset([
     errno.ECONNABORTED, errno.EPROTO, errno.EPERM,
 ])
 
-# Serializes the process-wide threading.stack_size() around our Thread.start().
+# Serializes the process-wide stack_size() around our thread starts.
 _stack_size_lock = threading.Lock()
 
 # What a connection the server cannot take is told (it will not linger: the
 # accept loop must go on at once).
 UNAVAILABLE = answer(503, 'Service Unavailable')
+
+
+def _forget_dummy_thread(ident: Any) -> None:
+    """Drop the ``threading`` entry a connection thread may have been given.
+
+    A thread started with ``_thread`` is unknown to ``threading`` until
+    something calls ``threading.current_thread()`` in it (``logging`` does,
+    for every record); ``threading`` then registers a "dummy" thread for it,
+    which Python before 3.13 never removes: ``threading.active_count()`` and
+    ``enumerate()`` would count every connection that ever logged.
+    """
+    active = getattr(threading, '_active', None)
+    lock = getattr(threading, '_active_limbo_lock', None)
+    dummy = getattr(threading, '_DummyThread', None)
+    if active is None or lock is None or dummy is None:
+        return
+    with lock:
+        if type(active.get(ident)) is dummy:
+            del active[ident]
 
 
 def _refuse(stream: Stream) -> None:
@@ -193,11 +214,11 @@ class Server:
 
     def _drain(self) -> None:
         """End the live connections: the idle ones now, the others in time."""
-        me = threading.current_thread()
+        me = threading.get_ident()
         deadline = time.monotonic() + self.shutdown_timeout
         while True:
             with self._lock:
-                live = [c for c in self._live if c.thread is not me]
+                live = [c for c in self._live if c.ident != me]
             if not live:
                 return
             if time.monotonic() >= deadline:
@@ -209,9 +230,14 @@ class Server:
                     len(live), self.shutdown_timeout)
         for conn in live:
             conn.abort()
-        for conn in live:
-            if conn.thread is not None:
-                conn.thread.join(SHUTDOWN_POLL)
+        # Give the cut connections a moment to end (each removes itself
+        # from _live), as long as joining each thread briefly would.
+        deadline = time.monotonic() + SHUTDOWN_POLL * len(live)
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not any(c in self._live for c in live):
+                    return
+            time.sleep(SHUTDOWN_POLL / 4)
 
     # -- the accept loop ---------------------------------------------------
 
@@ -268,23 +294,26 @@ class Server:
                address: Any) -> bool:
         """Serve *stream* in a thread of its own; False if none could start."""
         live = LiveConnection(stream, self._stopping, self.access_log)
-        thread = threading.Thread(
-            target=self._connection, args=(slots, live, address), daemon=True
-        )
-        live.thread = thread
         with self._lock:
             if self._shutdown.is_set():
                 return False  # a connection that came in during shutdown()
             self._live.add(live)
         try:
             # stack_size() is process-wide, so set it only around our
-            # start(), one server at a time.
+            # start, one server at a time.  The thread is started with
+            # _thread, not threading.Thread: Thread.start() waits until the
+            # new thread has run, which under load means waiting for the GIL
+            # twice (for the new thread, then back), up to a switch interval
+            # each.  With hundreds of busy connections the accept loop then
+            # started ~100 threads a second and the last of a burst of 500
+            # connects waited seconds for its first answer.
             with _stack_size_lock:
-                previous = threading.stack_size(THREAD_STACK_SIZE)
+                previous = _thread.stack_size(THREAD_STACK_SIZE)
                 try:
-                    thread.start()
+                    _thread.start_new_thread(self._connection,
+                                             (slots, live, address))
                 finally:
-                    threading.stack_size(previous)
+                    _thread.stack_size(previous)
         except RuntimeError as e:  # "can't start new thread"
             log.warning('Cannot start a thread, rejecting %r: %r', address, e)
             with self._lock:
@@ -296,12 +325,14 @@ class Server:
 
     def _connection(self, slots: threading.BoundedSemaphore,
                     live: LiveConnection, address: Any) -> None:
+        live.ident = threading.get_ident()
         try:
             serve_connection(self, live, address)
         finally:
             with self._lock:
                 self._live.discard(live)
             slots.release()
+            _forget_dummy_thread(live.ident)
 
     def _wrap(self, sock: socket.socket) -> socket.socket:
         """Hook for SSLServer: the TLS handshake, run in the connection's thread."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """What an RGI app is handed for each connection and each request.
 
 * ``Session``: one connection as the app sees it -- who is on the other end
@@ -15,7 +16,7 @@ applications import them from.
 
 from typing import Any, Dict, List, Optional, Tuple
 
-from .errors import TYPE_ERROR, TYPE_ERROR2
+from .errors import TYPE_ERROR, TYPE_ERROR2, bad_method
 from .limits import DEFAULT_SESSION_REQUESTS, MAX_SESSION_REQUESTS, METHOD_BITS
 from .util import relative_uri, shift_path
 
@@ -126,11 +127,7 @@ class Request:
                  query: Optional[str]) -> None:
         bit = METHOD_BITS.get(method, 0) if type(method) is str else 0
         if not bit:
-            if type(method) is not str:
-                raise TypeError(
-                    TYPE_ERROR.format('method', str, type(method), method)
-                )
-            raise ValueError('bad method: {!r}'.format(method))
+            raise bad_method(method)
         if type(mount) is not list:
             raise TypeError(TYPE_ERROR2.format('mount', list, type(mount)))
         if type(path) is not list:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """One connected socket and everything tied to its position: the ``Stream``.
 
 A ``Stream`` is the per-connection object that the server and the client
@@ -30,9 +31,8 @@ keeps its write side, so that the server can still answer, then close.
 
 A ``Stream`` is also a ``Source`` (``degu.sources``): the interface a body
 reads through, which ``FileSource`` gives any other ``rfile``.  A body read
-through a stream with a *timeout* is held to a minimum rate
-(``MIN_BODY_RATE``), and a read bigger than ``BUF_LEN`` gets memory only as
-its bytes arrive (``piece_size()``).
+through a stream with a *timeout* is held to a minimum rate (``MIN_BODY_RATE``),
+and a read bigger than ``BUF_LEN`` gets memory only as its bytes arrive.
 """
 
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """What a body reads from: the ``Source`` interface, and files adapted to it.
 
 A body (``degu.bodies``) reads its bytes through a ``Source``.  A live

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """A throw-away public key infrastructure for testing Degu over TLS.
 
 This module drives the ``openssl`` command line tool (it must be on ``PATH``)

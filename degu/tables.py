@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """The byte tables: which bytes may appear where in a message.
 
 This module is the one source of truth for Degu's character classes, used

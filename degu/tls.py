@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Build and vet the ``ssl.SSLContext`` used by ``SSLServer`` and ``SSLClient``.
 
 Degu's TLS policy, in one place:

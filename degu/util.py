@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Legacy helpers for RGI applications that route on ``request.path``.
 
 A request's URI is split by the server into three parts:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Pre-forked worker processes: one app on one address, on every core.
 
 A thread-per-connection server in one CPython process runs Python code on

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Sphinx configuration for Degu's documentation.
 
 Build the HTML with ``sphinx-build doc doc/_build``.  Sphinx is not needed to

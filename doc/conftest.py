@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """pytest configuration for the documentation.
 
 The ``*.rst`` pages are collected as doctests (``--doctest-glob=*.rst``, see

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Run the whole test suite, pure and compiled: ``python3 -m test_degu``.
 
 Usage::

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Shared pytest fixtures: one throw-away PKI for the whole test session."""
 
 from typing import Iterator

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """The RGI response contract, case by case: one table, two judges.
 
 Each case is a request (its method, and what the app does with its body)

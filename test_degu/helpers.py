@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Helpers shared by the end-to-end tests: live servers and raw sockets."""
 
 import socket

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Test helpers shared by the tests of ``degu serve``: running the command.
 
 ``Serving`` runs ``python3 -m degu serve ARGS`` in a subprocess and reads its

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Tests for degu.addresses: the address forms, their text forms, sockets."""
 
 import os

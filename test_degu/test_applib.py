@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Tests for degu.applib: unit tests on fake requests, then real servers.
 
 The end-to-end tests run ``Server.serve_forever()`` in daemon threads of the

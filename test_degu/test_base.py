@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Tests for degu.base: the public facade (SPEC 10.2, 10.10).
 
 Every name the spec says ``degu.base`` provides must exist and be the very

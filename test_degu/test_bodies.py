@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Tests for degu.bodies: the body state machine, chunk I/O and ``api``.
 
 Incoming bodies are read from every kind of source (``make_rfile``):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """degu.caches: the remembered fast path of the parser and the renderer.
 
 Each function of degu.caches must give exactly what its namesake in

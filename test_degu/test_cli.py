@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Tests for ``python3 -m degu`` (degu/cli.py, degu/__main__.py).
 
 Most tests run the real command in a subprocess: ``serve`` on a port chosen

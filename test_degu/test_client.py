@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Unit tests for degu.client: Client and Connection (SPEC §9, §10.4).
 
 ``Connection`` is driven through a fake socket that records every ``send()``

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """The original Degu 0.19's own documentation, run as doctests against Degu.
 
 The original's reference pages (in the shared reference folder beside the

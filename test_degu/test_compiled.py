@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Check that a mypyc run really exercises compiled modules.
 
 ``python3 -m test_degu`` runs the suite a second time against a mypyc build

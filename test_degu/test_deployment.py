@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """doc/deployment.rst, exercised: its unit files, its nginx config, its commands.
 
 The page's files are its ``code-block`` directives with a ``:caption:``;

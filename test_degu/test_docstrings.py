@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """The examples in every module's docstrings run, and show what they claim.
 
 The examples are read from each module's source file, so they run in the

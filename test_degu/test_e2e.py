@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """End-to-end tests: live servers and clients over real sockets (SPEC §7-§9, §11, §13).
 
 Every server here runs ``Server(...).serve_forever()`` in a daemon thread of

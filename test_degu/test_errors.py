@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """degu.errors: the shared exception type and message templates."""
 
 from degu import base, errors

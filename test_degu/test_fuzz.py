@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Randomized mutation tests for the parsers (fast; part of the normal suite).
 
 Start from a corpus of valid request preambles, response preambles and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Mutation fuzzing through a real socket: the server against garbled requests.
 
 ``test_fuzz.py`` feeds mutated input to the pure parsers.  Here the same

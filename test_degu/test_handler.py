@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Tests for degu.handler: serving one connection, and the response checks.
 
 ``serve_connection()`` runs here over one end of a ``socket.socketpair()``,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Hostile input end to end, through real sockets (SPEC §1, §4, §7-§9, §13.15-17).
 
 What a server owes a hostile peer: a request outside the subset gets a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Tests for the ``degu`` package: constants and servers in a child process.
 
 Every server here is real: a child process bound to a real socket, talked to

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Degu against the generic clients and parsers its users meet on day one.
 
 * ``curl``: a 404 comes back at once (it is framed), ``-r 5-`` and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """The shape of the package: what issue 11 promised a reader can rely on."""
 
 import ast

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """degu.limits: every value of SPEC §2, and the relations between them."""
 
 import pytest

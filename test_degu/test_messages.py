@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Tests for degu.messages: framing headers, reading and writing whole messages.
 
 Reading uses a ``Reader`` over ``FakeSocket`` (whole, one byte per recv,

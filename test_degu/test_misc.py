@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Tests for degu.misc: Temp*Server, mkreq/mkuri, format_*, RequestLogger."""
 
 import gc

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Tests for degu.options: the keyword options of Server and Client."""
 
 from typing import Any

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Tests for degu.parsing: every rule of the grammar as tables of cases.
 
 Each invalid case names the exact message and the exact ProtocolError class

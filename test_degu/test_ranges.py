@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Tests for degu.ranges: Range (closed, open and suffix) and ContentRange."""
 
 import pytest

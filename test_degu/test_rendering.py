@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Tests for degu.rendering: render_request, render_response, format_chunk.
 
 The renderer is the parser: output is checked with exactly the input rules,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Bounded resources, through real sockets and child processes (issue 13).
 
 What a hostile peer must not be able to take, and how each bound is checked:

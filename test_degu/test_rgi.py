@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Tests for degu.rgi (the RGI Validator).
 
 Session, Request and the bodies are small fakes defined here: the Validator is

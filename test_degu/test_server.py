@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Unit tests for degu.server: Server and SSLServer (SPEC §10.3, §13).
 
 These tests build the objects and check their options, attributes, reprs and
@@ -6,6 +7,7 @@ context manager) start ``serve_forever()`` in a daemon thread of the test
 process; everything that talks HTTP lives in test_e2e.py.
 """
 
+import _thread
 import errno
 import functools
 import logging
@@ -506,3 +508,25 @@ def test_other_accept_errors_still_raise() -> None:
     with pytest.raises(OSError) as info:
         server.serve_forever()
     assert info.value.errno == errno.EINVAL
+
+
+def test_forget_dummy_thread() -> None:
+    # A thread not started by threading gets a dummy entry once something in
+    # it asks for current_thread() (logging does); the server drops it.
+    seen: List[int] = []
+    done = threading.Event()
+
+    def body() -> None:
+        threading.current_thread()
+        seen.append(threading.active_count())
+        server._forget_dummy_thread(threading.get_ident())
+        seen.append(threading.active_count())
+        server._forget_dummy_thread(threading.get_ident())  # again: harmless
+        done.set()
+
+    before = threading.active_count()
+    _thread.start_new_thread(body, ())
+    assert done.wait(5)
+    assert seen == [before + 1, before]
+    server._forget_dummy_thread(threading.main_thread().ident)  # a real one stays
+    assert threading.main_thread() in threading.enumerate()

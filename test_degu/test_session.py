@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Unit tests for degu.session: Session and Request (SPEC §10.3)."""
 
 from typing import Any, List

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Tests for degu.sockio: the ``Stream``, its read side and its write side.
 
 Most tests use ``FakeSocket``, a scripted stand-in for a connected socket

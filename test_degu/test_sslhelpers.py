@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Tests for degu.sslhelpers (runs the real ``openssl`` binary)."""
 
 import gc

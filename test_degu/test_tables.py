@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Tests for degu.tables: the byte tables and their disjoint primitives.
 
 Every table is spelled out here from the rule it implements (RFC 9110

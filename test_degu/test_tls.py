@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Tests for degu.tls: context building, checks, and real TLS handshakes.
 
 The handshakes run between a server context and a client context over a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """TLS end to end: ``SSLServer`` and ``SSLClient`` over real sockets.
 
 ``test_tls.py`` checks contexts and bare handshakes; this module checks what

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Tests for degu.util (duck-typed on mount/path/query)."""
 
 from typing import List, Optional

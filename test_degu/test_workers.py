@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
 """Tests for degu/workers.py, degu/lifecycle.py and degu/activation.py.
 
 The library is tested in this process (``Workers`` forks real worker
