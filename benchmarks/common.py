@@ -68,7 +68,8 @@ def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
 
 
 def read_status_kib(field: str) -> Optional[int]:
-    """A ``kB`` field (``VmRSS``, ``VmSize``) of ``/proc/self/status``, or None."""
+    """A number field of ``/proc/self/status`` (``VmRSS``, ``VmSize`` in kB;
+    ``Threads``, every thread of the process), or None."""
     try:
         with open('/proc/self/status') as f:
             for line in f:

@@ -319,8 +319,10 @@ def _server_child(conn: Any, spec: ServerSpec) -> None:
         if question == 'cpu':
             conn.send(time.process_time())
         elif question == 'mem':
+            # The OS's count: connection threads are not threading.Threads.
+            threads = read_status_kib('Threads')
             conn.send((read_status_kib('VmRSS'), read_status_kib('VmSize'),
-                       threading.active_count()))
+                       threading.active_count() if threads is None else threads))
         elif question == 'errors':
             conn.send((counter.count, counter.last))
         elif question == 'stop':

@@ -261,6 +261,59 @@ def nodelay(sock: socket.socket) -> None:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+# The families kernel_timeouts() applies to.
+KERNEL_TIMEOUT_FAMILIES = tuple(
+    getattr(socket, name) for name in ('AF_INET', 'AF_INET6', 'AF_UNIX')
+    if hasattr(socket, name)
+)
+
+
+def _timeval(seconds: float) -> bytes:
+    """*seconds* (> 0) as a ``struct timeval``, never rounded down to 0."""
+    whole = int(seconds)
+    micro = int(round((seconds - whole) * 1000000))
+    if micro >= 1000000:
+        (whole, micro) = (whole + 1, 0)
+    if whole == 0 and micro == 0:
+        micro = 1  # a zero timeval would mean "no timeout at all"
+    return struct.pack('ll', whole, micro)
+
+
+def kernel_timeouts(sock: Any, timeout: Any) -> bool:
+    """Bound each ``recv()``/``send()`` of *sock* by *timeout*, in the kernel.
+
+    A Python socket timeout (``settimeout()``) makes the socket
+    non-blocking, and every ``recv()`` or ``send()`` a ``poll()`` first, then
+    the call: two system calls where one would do.  On a ping-pong of small
+    requests that ``poll()`` costs about a tenth of the raw socket's round
+    trip.  Instead the socket is left blocking, and the kernel enforces the
+    timeout (``SO_RCVTIMEO``, ``SO_SNDTIMEO``): a call that times out then
+    fails with ``BlockingIOError`` (``EAGAIN``), which ``degu.sockio.Stream``
+    turns back into ``socket.timeout``.
+
+    Only for a plain ``socket.socket`` (a TLS socket keeps Python's timeout:
+    its handshake and records need it) of a stream family Degu connects
+    over, and a *timeout* > 0.  Returns False, changing nothing, when it does
+    not apply or the options are refused.
+    """
+    if type(sock) is not socket.socket or type(timeout) not in (int, float) \
+            or not timeout > 0 or sock.family not in KERNEL_TIMEOUT_FAMILIES:
+        return False
+    value = _timeval(timeout)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+        sock.settimeout(None)
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
+def recv_timeout(sock: Any, seconds: float) -> None:
+    """Change the kernel's receive timeout of a ``kernel_timeouts()`` socket."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(seconds))
+
+
 def credentials(sock: socket.socket) -> Optional[Credentials]:
     """``(pid, uid, gid)`` of the peer of an ``AF_UNIX`` socket (Linux), else None."""
     if sock.family != getattr(socket, 'AF_UNIX', None):

@@ -78,6 +78,8 @@ class Connection:
         # how long a whole response preamble may take to arrive.
         gettimeout = getattr(sock, 'gettimeout', None)
         self._stream = Stream(sock, gettimeout() if callable(gettimeout) else None)
+        if self._stream.timeout is not None:
+            self._stream.arm()  # kernel timeouts where possible (one syscall per I/O)
         self._response_body: Any = None
 
     @property

@@ -8,6 +8,7 @@ here, in this order::
     Stream(sock)                        the connection, from now on
     [stream.wrap(TLS handshake)]        SSLServer only
     app.on_connect(session, sock)       optional; anything but True refuses
+    stream.arm()                        its timeout, in the kernel if it can
     loop:
         read_request(stream)            None: the client closed, we are done
         [owe 100 Continue]              Expect: 100-continue
@@ -156,6 +157,9 @@ def serve_connection(server: Any, live: LiveConnection, address: Any) -> None:
             log.warning('- %s Rejected by app.on_connect()', session)
             linger = True
             return
+        # From here on only the stream uses the socket: its timeouts can go
+        # into the kernel (on_connect() saw the socket as settimeout() left it).
+        stream.arm()
         linger = serve_requests(server.app, live, session)
         log.info('- %s Handled %d requests: %s',
                  session, session.requests, session.message)
@@ -175,7 +179,7 @@ def serve_connection(server: Any, live: LiveConnection, address: Any) -> None:
 
 def _new_session(server: Any, sock: Any, address: Any) -> Session:
     """Set up the accepted socket and build the app's ``Session`` for it."""
-    sock.settimeout(server.timeout)
+    sock.settimeout(server.timeout)  # (for a TLS handshake too)
     if sock.family != socket.AF_UNIX:
         nodelay(sock)
     if not address:

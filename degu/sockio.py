@@ -49,7 +49,8 @@ from .errors import (
     ProtocolError,
 )
 from .limits import BUF_LEN, FIRST_PIECE, LINGER_BYTES, LINGER_TIME, MIN_BODY_RATE
-from .sources import Source, _check_received, piece_size
+from .addresses import kernel_timeouts, recv_timeout
+from .sources import Source, _check_received, piece_size, write_rest
 
 Buffer = Union[bytes, bytearray, memoryview]
 
@@ -70,14 +71,6 @@ TOO_SLOW: Final = 'body not received in time: slower than {} bytes/s'.format(MIN
 _CLOSING: Final = threading.Lock()
 
 
-def _check_sent(sent: Any, size: int) -> int:
-    if type(sent) is not int:
-        raise TypeError(TYPE_ERROR.format('sent', int, type(sent), sent))
-    if not (0 <= sent <= size):
-        raise ValueError('need 0 <= sent <= {}; got {}'.format(size, sent))
-    return sent
-
-
 def _not_found(end: bytes, buf: Buffer, stop: int) -> str:
     """The message for a missing *end*, showing the start of ``buf[:stop]``.
 
@@ -91,28 +84,6 @@ def _short_read(size: int, got: int) -> ProtocolError:
     return ProtocolError(
         'expected to read {} bytes, but received {}'.format(size, got)
     )
-
-
-def write_rest(write: Callable[[Any], Any], data: Buffer, added: Any) -> None:
-    """Finish writing *data* after a first ``write(data)`` returned *added*.
-
-    ``send()`` and ``write()`` may take fewer bytes than offered; this keeps
-    offering the rest.  Each return value must be an ``int`` in range, and
-    ``0`` (no progress) is an error rather than a reason to spin.
-    """
-    size = len(data)
-    added = _check_sent(added, size)
-    done = 0
-    view = memoryview(data)
-    while True:
-        if added == 0:
-            raise ValueError(
-                'expected to write {} bytes, but sent {}'.format(size, done)
-            )
-        done += added
-        if done >= size:
-            return
-        added = _check_sent(write(view[done:]), size - done)
 
 
 class Stream(Source):
@@ -137,7 +108,7 @@ class Stream(Source):
     __slots__ = ('sock', '_recv_into', '_send', '_buf', '_view', '_start',
                  '_stop', '_parts', '_size', '_owed', '_scratch', '_closed',
                  '_broken', '_closing', '_budget', '_credit', 'server_side', 'timeout',
-                 'sent', 'reason')
+                 'sent', 'reason', '_kernel')
 
     def label(self) -> str:
         return '<reader>'
@@ -168,6 +139,7 @@ class Stream(Source):
         self.timeout = timeout
         self.sent = 0
         self.reason: Optional[str] = None
+        self._kernel = False  # timeouts kept by the kernel (see arm())
         self._closed = False
 
     # -- lifetime ------------------------------------------------------------
@@ -292,6 +264,9 @@ class Stream(Source):
         ``Stream`` is closed by the stream, whatever happens.
         """
         try:
+            if self._kernel:  # a TLS socket needs Python's own timeout
+                self._kernel = False
+                self.sock.settimeout(self.timeout)
             sock = wrapper(self.sock)
         except BaseException:
             self.close()
@@ -336,8 +311,25 @@ class Stream(Source):
         if self._broken:
             raise ConnectionClosedError(CLOSED)
 
+    def arm(self) -> None:
+        """Give the socket the stream's *timeout*, in the kernel if it can
+        (``degu.addresses.kernel_timeouts()``), else with ``settimeout()``."""
+        self._kernel = kernel_timeouts(self.sock, self.timeout)
+        if not self._kernel:
+            self.sock.settimeout(self.timeout)
+
+    def _set_timeout(self, seconds: float) -> None:
+        if self._kernel:
+            recv_timeout(self.sock, seconds)
+        else:
+            self.sock.settimeout(seconds)
+
     def _recv(self, dst: memoryview) -> int:
-        return _check_received(self._recv_into(dst), len(dst))
+        try:
+            added = self._recv_into(dst)
+        except BlockingIOError:  # the kernel's timeout (see arm())
+            raise socket.timeout('timed out') from None
+        return _check_received(added, len(dst))
 
     def _recv_body(self, dst: memoryview) -> int:
         """``_recv()`` for a body: the peer must keep up ``MIN_BODY_RATE``.
@@ -361,15 +353,14 @@ class Stream(Source):
         """``_recv_body()`` once the peer has fallen behind: wait *credit* at most."""
         if credit <= 0:
             raise TimeoutError(TOO_SLOW)
-        sock = self.sock
-        sock.settimeout(credit)
+        self._set_timeout(credit)
         start = monotonic()
         try:
             added = self._recv(dst)
         except socket.timeout:
             raise TimeoutError(TOO_SLOW) from None
         finally:
-            sock.settimeout(self.timeout)
+            self._set_timeout(self._budget)  # (the timeout itself)
         credit += added / MIN_BODY_RATE - (monotonic() - start)
         self._credit = credit if credit < budget else budget
         return added
@@ -426,7 +417,10 @@ class Stream(Source):
         if start == self._stop:
             # Nothing buffered, the usual case between messages: receive
             # straight into the front of the buffer.
-            added = self._recv_into(self._view)
+            try:
+                added = self._recv_into(self._view)
+            except BlockingIOError:  # the kernel's timeout (see arm())
+                raise socket.timeout('timed out') from None
             if type(added) is not int or not (0 <= added <= BUF_LEN):
                 _check_received(added, BUF_LEN)
             self._start = start = 0
@@ -463,7 +457,7 @@ class Stream(Source):
                     left = deadline - time.monotonic()
                     if left <= 0:
                         raise TimeoutError('preamble not received in time')
-                    self.sock.settimeout(left)
+                    self._set_timeout(left)
                     adjusted = True
                 added = self._recv(view[stop:])
                 if added == 0:
@@ -478,7 +472,7 @@ class Stream(Source):
                     return index
         finally:
             if adjusted:
-                self.sock.settimeout(self.timeout)
+                self._set_timeout(self._budget)  # (the timeout itself)
 
     def readinto(self, dst: memoryview) -> int:
         """Fill *dst* from the buffer, or straight from the socket when empty."""
@@ -666,9 +660,12 @@ class Stream(Source):
         # Counted before it is tried: a send that failed half-way may have
         # put some of it on the wire.
         self.sent += len(data)
-        sent = self._send(data)
-        if type(sent) is not int or sent != len(data):
-            write_rest(self._send, data, sent)
+        try:
+            sent = self._send(data)
+            if type(sent) is not int or sent != len(data):
+                write_rest(self._send, data, sent)
+        except BlockingIOError:  # the kernel's timeout (see arm())
+            raise socket.timeout('timed out') from None
 
     def write_now(self, data: Buffer) -> int:
         """Send the queue, then *data* itself: for views of reused buffers."""

@@ -13,10 +13,12 @@ arrived, so what a read holds follows what the peer actually sent, never
 the size it announced.
 """
 
-from typing import Any, List
+from typing import Any, Callable, List, Union
 
 from .errors import TYPE_ERROR, ProtocolError
 from .limits import FIRST_PIECE, IO_SIZE
+
+Buffer = Union[bytes, bytearray, memoryview]
 
 CRLF = b'\r\n'
 
@@ -31,6 +33,36 @@ def _check_received(received: Any, size: int) -> int:
             'need 0 <= received <= {}; got {}'.format(size, received)
         )
     return received
+
+
+def _check_sent(sent: Any, size: int) -> int:
+    if type(sent) is not int:
+        raise TypeError(TYPE_ERROR.format('sent', int, type(sent), sent))
+    if not (0 <= sent <= size):
+        raise ValueError('need 0 <= sent <= {}; got {}'.format(size, sent))
+    return sent
+
+
+def write_rest(write: Callable[[Any], Any], data: Buffer, added: Any) -> None:
+    """Finish writing *data* after a first ``write(data)`` returned *added*.
+
+    ``send()`` and ``write()`` may take fewer bytes than offered; this keeps
+    offering the rest.  Each return value must be an ``int`` in range, and
+    ``0`` (no progress) is an error rather than a reason to spin.
+    """
+    size = len(data)
+    added = _check_sent(added, size)
+    done = 0
+    view = memoryview(data)
+    while True:
+        if added == 0:
+            raise ValueError(
+                'expected to write {} bytes, but sent {}'.format(size, done)
+            )
+        done += added
+        if done >= size:
+            return
+        added = _check_sent(write(view[done:]), size - done)
 
 
 def piece_size(got: int, size: int) -> int:

@@ -3,7 +3,7 @@
 
 import socket
 import threading
-from typing import Any, List
+from typing import Any, List, Tuple
 
 from degu.client import Client, Connection
 from degu.server import Server
@@ -91,3 +91,13 @@ def wait_until(condition: Any, what: str = 'a condition') -> None:
     while not condition():
         assert time.monotonic() < deadline, 'gave up waiting for ' + what
         time.sleep(0.001)
+
+
+def tcp_pair() -> Tuple[socket.socket, socket.socket]:
+    """A connected pair of TCP sockets over loopback (``socketpair()`` is AF_UNIX)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(('127.0.0.1', 0))
+        listener.listen(1)
+        ours = socket.create_connection(listener.getsockname())
+        (theirs, _) = listener.accept()
+    return (ours, theirs)

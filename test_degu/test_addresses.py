@@ -18,6 +18,7 @@ from degu.addresses import (
     parse_address,
 )
 from degu.errors import TYPE_ERROR
+from test_degu.helpers import tcp_pair
 
 LINUX = sys.platform.startswith('linux')
 
@@ -266,3 +267,65 @@ def testhost_header_types(args: Any, name: str, value: Any) -> None:
     assert str(cm.value) == TYPE_ERROR.format(name, want, type(value), value)
 
 
+
+
+# -- kernel timeouts ---------------------------------------------------------
+
+def _rcvtimeo(sock: socket.socket) -> float:
+    """The receive timeout in ms (the kernel keeps it in clock ticks)."""
+    import struct
+    raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.calcsize('ll'))
+    (seconds, micro) = struct.unpack('ll', raw)
+    return seconds * 1000 + micro / 1000
+
+
+def test_timeval() -> None:
+    import struct
+    assert addresses._timeval(1.5) == struct.pack('ll', 1, 500000)
+    assert addresses._timeval(30) == struct.pack('ll', 30, 0)
+    # Never 0 (which would mean no timeout at all), never 1000000 us.
+    assert addresses._timeval(1e-9) == struct.pack('ll', 0, 1)
+    assert addresses._timeval(0.9999999) == struct.pack('ll', 1, 0)
+
+
+def test_kernel_timeouts() -> None:
+    (a, b) = tcp_pair()
+    try:
+        a.settimeout(5)
+        assert addresses.kernel_timeouts(a, 2.25) is True
+        assert a.gettimeout() is None  # blocking: no poll() before each call
+        assert abs(_rcvtimeo(a) - 2250) <= 10
+        addresses.recv_timeout(a, 0.5)
+        assert abs(_rcvtimeo(a) - 500) <= 10
+        # A timed-out recv() fails with EAGAIN (Stream makes it socket.timeout).
+        addresses.recv_timeout(a, 0.05)
+        with pytest.raises(BlockingIOError):
+            a.recv(1)
+        # Nothing changes where the rule does not apply.
+        assert _rcvtimeo(b) == 0
+        for timeout in (None, 0, -1, '5', True):
+            assert addresses.kernel_timeouts(b, timeout) is False
+        assert _rcvtimeo(b) == 0
+    finally:
+        a.close()
+        b.close()
+
+
+def test_kernel_timeouts_only_for_plain_sockets() -> None:
+    class Sub(socket.socket):
+        pass
+
+    sock = Sub(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(3)
+        assert addresses.kernel_timeouts(sock, 3) is False
+        assert sock.gettimeout() == 3
+    finally:
+        sock.close()
+    assert addresses.kernel_timeouts(object(), 3) is False
+    # AF_UNIX too.
+    (a, b) = socket.socketpair()
+    with a, b:
+        a.settimeout(3)
+        assert addresses.kernel_timeouts(a, 3) is True
+        assert a.gettimeout() is None

@@ -29,6 +29,7 @@ from degu.errors import (
 )
 from degu.limits import BUF_LEN, IO_SIZE, MAX_IO_SIZE, MIN_BODY_RATE
 from degu.sockio import FIRST_PIECE, Stream
+from test_degu.helpers import tcp_pair
 
 PREAMBLE_END = b'\r\n\r\n'
 CONTINUE = b'HTTP/1.1 100 Continue\r\n\r\n'
@@ -1419,3 +1420,77 @@ def test_reader_writer_socketpair() -> None:
     finally:
         a.close()
         b.close()
+
+
+# -- arm(): timeouts in the kernel ------------------------------------------
+
+def test_arm_kernel_timeouts() -> None:
+    (ours, theirs) = tcp_pair()
+    try:
+        stream = Stream(ours, 0.2, server_side=True)
+        stream.arm()
+        assert stream._kernel is True and ours.gettimeout() is None
+        # A peer that sends nothing: socket.timeout, as with settimeout().
+        with pytest.raises(socket.timeout):
+            stream.read_preamble()
+        # A preamble that stops half-way: the whole-preamble deadline.
+        theirs.sendall(b'GET / HTTP/1.1\r\n')
+        with pytest.raises((socket.timeout, TimeoutError)):
+            stream.read_preamble()
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_arm_kernel_send_timeout() -> None:
+    (ours, theirs) = tcp_pair()
+    try:
+        stream = Stream(ours, 0.2)
+        stream.arm()
+        with pytest.raises(socket.timeout):
+            for _ in range(10000):  # the peer never reads: the buffer fills
+                stream.send_all(b'x' * 65536)
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_arm_body_deadline() -> None:
+    (ours, theirs) = tcp_pair()
+    try:
+        stream = Stream(ours, 0.2)
+        stream.arm()
+        # The first bytes come late (0.1 s of the 0.2 s budget spent), then
+        # none: the next wait is what is left of the budget, set in the kernel.
+        timer = threading.Timer(0.1, theirs.sendall, (b'x' * 10,))
+        timer.start()
+        with pytest.raises(TimeoutError) as info:
+            stream.read(BUF_LEN * 4)
+        timer.join()
+        assert str(info.value) == TOO_SLOW
+        # The receive timeout is the stream's own again afterwards.
+        import struct
+        raw = ours.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.calcsize('ll'))
+        (seconds, micro) = struct.unpack('ll', raw)
+        assert seconds == 0 and abs(micro - 200000) <= 10000  # (clock ticks)
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_arm_without_kernel_timeouts() -> None:
+    (ours, theirs) = tcp_pair()
+    try:
+        stream = Stream(ours, None)
+        stream.arm()
+        assert stream._kernel is False and ours.gettimeout() is None
+        stream.timeout = 0.5
+        # wrap() hands a TLS layer a socket with Python's own timeout.
+        stream.arm()
+        assert stream._kernel is True
+        seen: List[Any] = []
+        stream.wrap(lambda sock: seen.append(sock.gettimeout()) or sock)
+        assert seen == [0.5] and stream._kernel is False
+    finally:
+        ours.close()
+        theirs.close()
