@@ -17,20 +17,10 @@ closes it (its stream position is unknown afterwards); later calls raise
 """
 
 import socket
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, Optional, Tuple
-
-# The decorator keeps a class subclassable from Python once mypyc compiles
-# it.  Only mypy and the mypyc build read the import (typing.TYPE_CHECKING is
-# False at run time, so nothing outside the standard library is loaded); a
-# plain variable keeps mypy from calling the run-time branch unreachable.
-_TYPE_CHECKING = TYPE_CHECKING
-if _TYPE_CHECKING:
-    from mypy_extensions import mypyc_attr
-else:
-    def mypyc_attr(*attrs: Any, **kwattrs: Any) -> Any:  # type: ignore[misc]
-        return lambda cls: cls
+from typing import Any, ClassVar, Dict, Optional, Tuple
 
 from . import addresses
+from ._mypyc import mypyc_attr
 from .bodies import api
 from .errors import TYPE_ERROR, TYPE_ERROR2, ConnectionClosedError, bad_method
 from .limits import BODY_CONSUMED, CLIENT_TIMEOUT, METHOD_BITS, PUT_POST_MASK

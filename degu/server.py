@@ -26,20 +26,10 @@ import socket
 import _thread
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, Optional, Set, Tuple
-
-# The decorator keeps a class subclassable from Python once mypyc compiles
-# it.  Only mypy and the mypyc build read the import (typing.TYPE_CHECKING is
-# False at run time, so nothing outside the standard library is loaded); a
-# plain variable keeps mypy from calling the run-time branch unreachable.
-_TYPE_CHECKING = TYPE_CHECKING
-if _TYPE_CHECKING:
-    from mypy_extensions import mypyc_attr
-else:
-    def mypyc_attr(*attrs: Any, **kwattrs: Any) -> Any:  # type: ignore[misc]
-        return lambda cls: cls
+from typing import Any, Callable, ClassVar, Dict, Optional, Set, Tuple
 
 from . import addresses
+from ._mypyc import mypyc_attr
 from .handler import LiveConnection, Switch, answer, serve_connection
 from .limits import ACCEPT_RETRY_DELAY, SHUTDOWN_POLL, SLOT_WAIT, THREAD_STACK_SIZE
 from .options import SERVER_OPTIONS, server_options
