@@ -53,8 +53,8 @@ from .limits import (
 from .parsing import parse_chunk
 from .ranges import ContentRange, Range
 from .rendering import format_chunk
-from .sockio import Stream, write_rest
-from .sources import CRLF, FileSource, Source, piece_size
+from .sockio import Stream
+from .sources import CRLF, FileSource, Source, piece_size, write_rest
 
 Chunk = Tuple[Optional[Tuple[str, str]], bytes]
 

@@ -2,8 +2,9 @@
 """What a body reads from: the ``Source`` interface, and files adapted to it.
 
 A body (``degu.bodies``) reads its bytes through a ``Source``.  A live
-connection's ``degu.sockio.Stream`` is one natively; any other ``rfile``
-with ``readinto()`` (and ``readline()`` for chunked data) -- a file, an
+connection's ``degu.sockio.Stream`` is one natively (a ``SocketSource``,
+whose reads keep to the body deadline); any other ``rfile`` with
+``readinto()`` (and ``readline()`` for chunked data) -- a file, an
 ``io.BytesIO``, a pipe -- is seen through a ``FileSource``.  So the bodies
 never ask which kind of source they have.
 
@@ -11,14 +12,27 @@ Both kinds follow one rule for memory, ``piece_size()``: a read bigger than
 one buffer is received into pieces that grow with the bytes that have
 arrived, so what a read holds follows what the peer actually sent, never
 the size it announced.
+
+Also here: the contract of partial reads and writes that both kinds (and
+the bodies writing to any ``wfile``) check (``_check_received()``,
+``write_rest()``), and ``blocking_call()``, which lets the kernel wait
+through a big ``send()`` or ``recv()`` of a plain socket.
 """
 
-from typing import Any, List
+import socket
+import struct
+from time import monotonic
+from typing import Any, Callable, Final, List, Optional
 
 from .errors import TYPE_ERROR, ProtocolError
-from .limits import FIRST_PIECE, IO_SIZE
+from .limits import FIRST_PIECE, IO_SIZE, MIN_BODY_RATE
 
 CRLF = b'\r\n'
+
+# Why a body's reader gave up on a slow peer (see MIN_BODY_RATE).
+TOO_SLOW: Final = 'body not received in time: slower than {} bytes/s'.format(MIN_BODY_RATE)
+
+_NO_TIMEVAL: Final = struct.pack('ll', 0, 0)
 
 
 def _check_received(received: Any, size: int) -> int:
@@ -31,6 +45,69 @@ def _check_received(received: Any, size: int) -> int:
             'need 0 <= received <= {}; got {}'.format(size, received)
         )
     return received
+
+
+def _check_sent(sent: Any, size: int) -> int:
+    if type(sent) is not int:
+        raise TypeError(TYPE_ERROR.format('sent', int, type(sent), sent))
+    if not (0 <= sent <= size):
+        raise ValueError('need 0 <= sent <= {}; got {}'.format(size, sent))
+    return sent
+
+
+def _short_read(size: int, got: int) -> ProtocolError:
+    return ProtocolError(
+        'expected to read {} bytes, but received {}'.format(size, got)
+    )
+
+
+def write_rest(write: Callable[[Any], Any], data: Any, added: Any) -> None:
+    """Finish writing *data* after a first ``write(data)`` returned *added*.
+
+    ``send()`` and ``write()`` may take fewer bytes than offered; this keeps
+    offering the rest.  Each return value must be an ``int`` in range, and
+    ``0`` (no progress) is an error rather than a reason to spin.
+    """
+    size = len(data)
+    added = _check_sent(added, size)
+    done = 0
+    view = memoryview(data)
+    while True:
+        if added == 0:
+            raise ValueError(
+                'expected to write {} bytes, but sent {}'.format(size, done)
+            )
+        done += added
+        if done >= size:
+            return
+        added = _check_sent(write(view[done:]), size - done)
+
+
+def _timeval(seconds: float) -> bytes:
+    """*seconds* as a ``struct timeval`` (at least 1 us: zero would mean forever)."""
+    micro = max(1, int(seconds * 1000000))
+    return struct.pack('ll', micro // 1000000, micro % 1000000)
+
+
+def blocking_call(sock: socket.socket, option: int, seconds: float,
+                  call: Callable[..., Any], *args: Any) -> Any:
+    """``call(*args)`` with plain socket *sock* blocking, the kernel keeping time.
+
+    So the kernel waits through a whole ``send()`` of a big buffer or a
+    ``recv(n, MSG_WAITALL)``: one system call, instead of one (and a
+    ``poll()``, and a trip through Python) per socket buffer of bytes.
+    *option* is ``SO_SNDTIMEO`` or ``SO_RCVTIMEO``: after *seconds* the call
+    returns what it did so far, or raises ``BlockingIOError`` if nothing.
+    The socket's own timeout is back afterwards.
+    """
+    timeout = sock.gettimeout()
+    sock.settimeout(None)
+    sock.setsockopt(socket.SOL_SOCKET, option, _timeval(seconds))
+    try:
+        return call(*args)
+    finally:
+        sock.setsockopt(socket.SOL_SOCKET, option, _NO_TIMEVAL)
+        sock.settimeout(timeout)
 
 
 def piece_size(got: int, size: int) -> int:
@@ -89,6 +166,95 @@ class Source:
         """Called by a body that has read its last byte."""
 
 
+class SocketSource(Source):
+    """A socket read by bodies: each ``recv()`` of a body keeps to its deadline.
+
+    (``degu.sockio.Stream`` is the one kind: this is how it waits.)  With a
+    *timeout*, a body is held to ``MIN_BODY_RATE``: the seconds spent
+    waiting for its bytes are taken from a budget of *timeout* seconds that
+    every ``MIN_BODY_RATE`` bytes received refill by one (see
+    ``degu.limits``).  ``_budget`` is that whole budget, ``_credit`` what is
+    left of it for the current body.  Without one, the socket blocks by
+    choice: no deadline either.  ``_plain`` says whether the socket is a
+    plain ``socket.socket`` (not TLS, nor a stand-in), which can receive
+    into new ``bytes`` and wait in the kernel (``_recv_all()``).
+    """
+
+    __slots__ = ('sock', '_recv_into', '_plain', '_budget', '_credit', 'timeout')
+
+    sock: Any
+    _recv_into: Callable[[memoryview], Any]
+    _plain: bool
+    _budget: float
+    _credit: float
+    timeout: Optional[float]
+
+    def _recv(self, dst: memoryview) -> int:
+        return _check_received(self._recv_into(dst), len(dst))
+
+    def _recv_body(self, dst: memoryview) -> int:
+        """``_recv()`` for a body: the peer must keep up ``MIN_BODY_RATE``.
+
+        The time this call waits is taken from the body's credit, the bytes
+        it gets refill it.  A peer keeping up costs two clock reads.
+        """
+        if self.timeout is None:
+            return self._recv(dst)
+        credit = self._credit
+        if credit < self._budget:
+            return self._recv_behind(dst, credit)
+        start = monotonic()
+        added = self._recv(dst)
+        self._refill(added, start)
+        return added
+
+    def _recv_behind(self, dst: memoryview, credit: float) -> int:
+        """``_recv_body()`` once the peer has fallen behind: wait *credit* at most."""
+        if credit <= 0:
+            raise TimeoutError(TOO_SLOW)
+        sock = self.sock
+        sock.settimeout(credit)
+        start = monotonic()
+        try:
+            added = self._recv(dst)
+        except socket.timeout:
+            raise TimeoutError(TOO_SLOW) from None
+        finally:
+            sock.settimeout(self.timeout)
+        self._refill(added, start)
+        return added
+
+    def _recv_all(self, size: int) -> bytes:
+        """At most *size* body bytes from one ``recv()`` that waits for them all.
+
+        A plain socket only (``MSG_WAITALL``, see ``blocking_call()``).  The
+        body's credit is the longest the call may wait: it returns what
+        arrived by then, and the deadline is the one of ``_recv_body()``,
+        whatever the number of calls.
+        """
+        sock = self.sock
+        if self.timeout is None:
+            data: bytes = sock.recv(size, socket.MSG_WAITALL)
+            return data
+        credit = self._credit
+        if credit <= 0:
+            raise TimeoutError(TOO_SLOW)
+        start = monotonic()
+        try:
+            data = blocking_call(sock, socket.SO_RCVTIMEO, credit,
+                                 sock.recv, size, socket.MSG_WAITALL)
+        except BlockingIOError:  # the credit ran out before a byte came
+            raise TimeoutError(TOO_SLOW) from None
+        self._refill(len(data), start)
+        return data
+
+    def _refill(self, added: int, start: float) -> None:
+        """Take the wait since *start* from the credit; *added* bytes give some back."""
+        budget = self._budget
+        credit = self._credit + added / MIN_BODY_RATE - (monotonic() - start)
+        self._credit = credit if credit < budget else budget
+
+
 class FileSource(Source):
     """Any ``rfile`` with ``readinto()`` (and ``readline()`` for chunked data),
     seen through the ``Source`` interface that a ``Stream`` has natively.
@@ -145,9 +311,7 @@ class FileSource(Source):
         while got < end:
             added = self.readinto(dst[got:])
             if added == 0:
-                raise ProtocolError(
-                    'expected to read {} bytes, but received {}'.format(total, base + got)
-                )
+                raise _short_read(total, base + got)
             got += added
 
     def take(self, size: int) -> memoryview:
