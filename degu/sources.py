@@ -264,13 +264,15 @@ class FileSource(Source):
     ``bytes`` line of at most the size asked for, ending in CRLF.
     """
 
-    __slots__ = ('_readinto', '_readline')
+    __slots__ = ('_readinto', '_readline', '_scratch')
 
     def __init__(self, rfile: Any, chunked: bool) -> None:
         # A missing method is an AttributeError, as it would be on first use.
         self._readinto = rfile.readinto
         if not callable(self._readinto):
             raise TypeError('rfile.readinto() is not callable')
+        # The buffer take() reuses (see there).
+        self._scratch: Optional[memoryview] = None
         self._readline: Any = None
         if chunked:
             self._readline = rfile.readline
@@ -315,7 +317,18 @@ class FileSource(Source):
             got += added
 
     def take(self, size: int) -> memoryview:
-        return memoryview(self.read(size))
+        """*size* bytes in a buffer that the next ``take()`` reuses.
+
+        For a body sent from a file in pieces of ``piece_size()`` (which
+        follow the bytes read so far): each is read into the buffer and
+        sent from it, no new ``bytes`` per piece.
+        """
+        scratch = self._scratch
+        if scratch is None or len(scratch) < size:
+            scratch = self._scratch = memoryview(bytearray(size))
+        dst = scratch[0:size]
+        self._fill(dst, size, 0)
+        return dst
 
     def readline(self, size: int) -> bytes:
         line = self._readline(size)
