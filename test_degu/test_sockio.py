@@ -1561,3 +1561,44 @@ def test_plain_socket_big_send_timeout() -> None:
     finally:
         a.close()
         b.close()
+
+
+def tcp_pair() -> Tuple[socket.socket, socket.socket]:
+    with socket.socket() as listener:
+        listener.bind(('127.0.0.1', 0))
+        listener.listen(1)
+        a = socket.create_connection(listener.getsockname())
+        (b, _) = listener.accept()
+    return (a, b)
+
+
+@pytest.mark.parametrize('family', ['unix', 'tcp'])
+def test_plain_socket_big_read_interrupted(family: str) -> None:
+    # A big read waiting in the kernel (MSG_WAITALL) still ends when another
+    # thread interrupts the stream, as a server shutting down does.
+    (a, b) = socket.socketpair() if family == 'unix' else tcp_pair()
+    a.settimeout(30)
+    b.sendall(b'x' * 1000)
+    errors: List[BaseException] = []
+    stream = Stream(a, timeout=30)
+
+    def read() -> None:
+        try:
+            stream.read(MAX_IO_SIZE)
+        except BaseException as e:
+            errors.append(e)
+    thread = threading.Thread(target=read)
+    thread.start()
+    try:
+        while a.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16) == NO_TIMEVAL:
+            time.sleep(0.01)  # until the read waits in the kernel
+        stream.interrupt()
+        thread.join(10)
+        assert not thread.is_alive()
+        assert [str(e) for e in errors] == [
+            'expected to read {} bytes, but received 1000'.format(MAX_IO_SIZE)
+        ]
+        assert a.gettimeout() == 30
+    finally:
+        b.close()
+        a.close()
