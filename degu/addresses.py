@@ -268,7 +268,7 @@ KERNEL_TIMEOUT_FAMILIES = tuple(
 )
 
 
-def _timeval(seconds: float) -> bytes:
+def timeval(seconds: float) -> bytes:
     """*seconds* (> 0) as a ``struct timeval``, never rounded down to 0."""
     whole = int(seconds)
     micro = int(round((seconds - whole) * 1000000))
@@ -299,7 +299,7 @@ def kernel_timeouts(sock: Any, timeout: Any) -> bool:
     if type(sock) is not socket.socket or type(timeout) not in (int, float) \
             or not timeout > 0 or sock.family not in KERNEL_TIMEOUT_FAMILIES:
         return False
-    value = _timeval(timeout)
+    value = timeval(timeout)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
@@ -311,7 +311,7 @@ def kernel_timeouts(sock: Any, timeout: Any) -> bool:
 
 def recv_timeout(sock: Any, seconds: float) -> None:
     """Change the kernel's receive timeout of a ``kernel_timeouts()`` socket."""
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(seconds))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval(seconds))
 
 
 def credentials(sock: socket.socket) -> Optional[Credentials]:

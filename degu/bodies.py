@@ -53,8 +53,8 @@ from .limits import (
 from .parsing import parse_chunk
 from .ranges import ContentRange, Range
 from .rendering import format_chunk
-from .sockio import Stream, write_rest
-from .sources import CRLF, FileSource, Source, piece_size
+from .sockio import Stream
+from .sources import CRLF, FileSource, Source, piece_size, write_rest
 
 Chunk = Tuple[Optional[Tuple[str, str]], bytes]
 
@@ -173,11 +173,11 @@ class _IncomingBody(_StateMachine):
         self._src.abandon()
 
     def _move(self, src: Source, wfile: Stream, size: int) -> int:
-        """Move *size* bytes from connection to connection; return *size*.
+        """Move *size* bytes from the source to a connection; return *size*.
 
-        Each piece goes straight from the source's buffer to the socket,
-        without a copy, in pieces that grow as bytes arrive (see
-        ``piece_size()``).
+        Each piece goes straight from the source's buffer (a connection's
+        scratch buffer, or a file source's) to the socket, without a copy,
+        in pieces that grow as bytes arrive (see ``piece_size()``).
         """
         got = 0
         while got < size:
@@ -343,8 +343,7 @@ class Body(_IncomingBody):
         write = _get_write(wfile)
         self._start(True)
         src = self._src
-        if (type(src) is Stream and type(wfile) is Stream
-                and self._remaining > BUF_LEN):
+        if type(wfile) is Stream and self._remaining > BUF_LEN:
             return self._relay(src, wfile)
         total = 0
         while self._remaining > 0:
@@ -364,7 +363,7 @@ class Body(_IncomingBody):
         return total
 
     def _relay(self, src: Source, wfile: Stream) -> int:
-        """``write_to()`` from one connection to another (see ``_move()``).
+        """``write_to()`` a connection, from another or from a file (``_move()``).
 
         (A body that fits in ``BUF_LEN`` is not relayed this way but
         queued, so that it shares the preamble's ``send()``.)

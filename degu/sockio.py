@@ -32,25 +32,30 @@ keeps its write side, so that the server can still answer, then close.
 A ``Stream`` is also a ``Source`` (``degu.sources``): the interface a body
 reads through, which ``FileSource`` gives any other ``rfile``.  A body read
 through a stream with a *timeout* is held to a minimum rate (``MIN_BODY_RATE``),
-and a read bigger than ``BUF_LEN`` gets memory only as its bytes arrive.
+and a read bigger than ``BUF_LEN`` gets memory only as its bytes arrive.  On
+a plain socket (not TLS) big transfers leave the waiting to the kernel: a big
+read receives straight into new ``bytes`` (``recv(n, MSG_WAITALL)``), and
+what does not fit in the socket buffer at once goes in one blocking ``send()``.
 """
 
 import os
 import socket
 import threading
 import time
-from time import monotonic
 from typing import Any, Callable, Final, List, Optional, Union
 
-from .errors import (
-    TYPE_ERROR,
-    ConnectionClosedError,
-    HeadersTooLargeError,
-    ProtocolError,
+from .addresses import kernel_timeouts
+from .errors import ConnectionClosedError, HeadersTooLargeError, ProtocolError
+from .limits import BUF_LEN, FIRST_PIECE, LINGER_BYTES, LINGER_TIME
+from .sources import (  # (TOO_SLOW: for those who import it from here)
+    TOO_SLOW,
+    SocketSource,
+    _check_received,
+    _short_read,
+    blocking_call,
+    piece_size,
+    write_rest,
 )
-from .limits import BUF_LEN, FIRST_PIECE, LINGER_BYTES, LINGER_TIME, MIN_BODY_RATE
-from .addresses import kernel_timeouts, recv_timeout
-from .sources import Source, _check_received, piece_size, write_rest
 
 Buffer = Union[bytes, bytearray, memoryview]
 
@@ -60,9 +65,6 @@ LF: Final = b'\n'
 CR: Final = 0x0D  # b'\r'[0]
 
 CLOSED: Final = 'Connection is closed'
-
-# Why a body's reader gave up on a slow peer (see MIN_BODY_RATE).
-TOO_SLOW: Final = 'body not received in time: slower than {} bytes/s'.format(MIN_BODY_RATE)
 
 # Held while a stream closes its socket and while another thread interrupts
 # one (see Stream.interrupt()), so that an interrupt never reaches a file
@@ -80,13 +82,7 @@ def _not_found(end: bytes, buf: Buffer, stop: int) -> str:
     return '{!r} not found in {!r}...'.format(end, bytes(buf[:min(stop, 32)]))
 
 
-def _short_read(size: int, got: int) -> ProtocolError:
-    return ProtocolError(
-        'expected to read {} bytes, but received {}'.format(size, got)
-    )
-
-
-class Stream(Source):
+class Stream(SocketSource):
     """One connected socket (or anything with ``recv_into``, ``send``, ``close``).
 
     *timeout*, when set, is how many seconds a whole preamble may take to
@@ -95,20 +91,17 @@ class Stream(Source):
     the server can answer the failure.
 
     With a *timeout*, each body read through the stream is also held to
-    ``MIN_BODY_RATE``: the seconds spent waiting for its bytes are taken from
-    a budget of *timeout* seconds that every ``MIN_BODY_RATE`` bytes received
-    refill by one (see ``degu.limits``).  ``_budget`` is that whole budget,
-    ``_credit`` what is left of it for the current body.
+    ``MIN_BODY_RATE`` (how, and the slots that keep count, are inherited:
+    ``degu.sources.SocketSource``).
 
     ``sent`` counts every byte sent so far (a server tells from it whether
     any of a response went out); ``reason`` says why the stream was closed,
     when it was not its owner's own doing.
     """
 
-    __slots__ = ('sock', '_recv_into', '_send', '_buf', '_view', '_start',
-                 '_stop', '_parts', '_size', '_owed', '_scratch', '_closed',
-                 '_broken', '_closing', '_budget', '_credit', 'server_side', 'timeout',
-                 'sent', 'reason', '_kernel')
+    __slots__ = ('_send', '_buf', '_view', '_start', '_stop', '_parts', '_size',
+                 '_owed', '_scratch', '_received', '_closed', '_broken', '_closing',
+                 'server_side', 'sent', 'reason')
 
     def label(self) -> str:
         return '<reader>'
@@ -119,6 +112,7 @@ class Stream(Source):
         self._closed = True
         self.sock = sock
         self._recv_into = sock.recv_into
+        self._plain = type(sock) is socket.socket
         self._send = sock.send
         self._buf = bytearray(BUF_LEN)
         self._view = memoryview(self._buf)
@@ -130,6 +124,9 @@ class Stream(Source):
         # Grown on demand by take() for pieces bigger than BUF_LEN, dropped
         # when the body ends.
         self._scratch: Optional[memoryview] = None
+        # Body bytes received by big reads since the body began (see
+        # _recv_pieces()).
+        self._received = 0
         self._broken = False
         # Why to close once the current message is read (see close_after()).
         self._closing: Optional[str] = None
@@ -137,9 +134,9 @@ class Stream(Source):
         self._credit = self._budget
         self.server_side = server_side
         self.timeout = timeout
+        self._kernel = False  # until arm()
         self.sent = 0
         self.reason: Optional[str] = None
-        self._kernel = False  # timeouts kept by the kernel (see arm())
         self._closed = False
 
     # -- lifetime ------------------------------------------------------------
@@ -248,9 +245,17 @@ class Stream(Source):
         """
         self._credit = self._budget
         self._scratch = None
+        self._received = 0
         if self._closing is not None:
             self.reason = self._closing
             self.close()
+
+    def arm(self) -> None:
+        """Give the socket the stream's *timeout*, in the kernel if it can
+        (``degu.addresses.kernel_timeouts()``), else with ``settimeout()``."""
+        self._kernel = kernel_timeouts(self.sock, self.timeout)
+        if not self._kernel:
+            self.sock.settimeout(self.timeout)
 
     def discard(self) -> None:
         """Drop what is queued for sending (a response that will not go out)."""
@@ -273,6 +278,7 @@ class Stream(Source):
             raise
         self.sock = sock
         self._recv_into = sock.recv_into
+        self._plain = type(sock) is socket.socket
         self._send = sock.send
 
     def __del__(self) -> None:
@@ -310,60 +316,6 @@ class Stream(Source):
     def _check_readable(self) -> None:
         if self._broken:
             raise ConnectionClosedError(CLOSED)
-
-    def arm(self) -> None:
-        """Give the socket the stream's *timeout*, in the kernel if it can
-        (``degu.addresses.kernel_timeouts()``), else with ``settimeout()``."""
-        self._kernel = kernel_timeouts(self.sock, self.timeout)
-        if not self._kernel:
-            self.sock.settimeout(self.timeout)
-
-    def _set_timeout(self, seconds: float) -> None:
-        if self._kernel:
-            recv_timeout(self.sock, seconds)
-        else:
-            self.sock.settimeout(seconds)
-
-    def _recv(self, dst: memoryview) -> int:
-        try:
-            added = self._recv_into(dst)
-        except BlockingIOError:  # the kernel's timeout (see arm())
-            raise socket.timeout('timed out') from None
-        return _check_received(added, len(dst))
-
-    def _recv_body(self, dst: memoryview) -> int:
-        """``_recv()`` for a body: the peer must keep up ``MIN_BODY_RATE``.
-
-        The time this call waits is taken from the body's budget, the bytes
-        it gets refill it.  A peer keeping up costs two clock reads.
-        """
-        if self.timeout is None:
-            return self._recv(dst)  # blocking by choice: no deadline either
-        budget = self._budget
-        credit = self._credit
-        if credit < budget:
-            return self._recv_behind(dst, credit, budget)
-        start = monotonic()
-        added = self._recv(dst)
-        credit += added / MIN_BODY_RATE - (monotonic() - start)
-        self._credit = credit if credit < budget else budget
-        return added
-
-    def _recv_behind(self, dst: memoryview, credit: float, budget: float) -> int:
-        """``_recv_body()`` once the peer has fallen behind: wait *credit* at most."""
-        if credit <= 0:
-            raise TimeoutError(TOO_SLOW)
-        self._set_timeout(credit)
-        start = monotonic()
-        try:
-            added = self._recv(dst)
-        except socket.timeout:
-            raise TimeoutError(TOO_SLOW) from None
-        finally:
-            self._set_timeout(self._budget)  # (the timeout itself)
-        credit += added / MIN_BODY_RATE - (monotonic() - start)
-        self._credit = credit if credit < budget else budget
-        return added
 
     # -- what the peer is owed ------------------------------------------------
 
@@ -581,8 +533,12 @@ class Stream(Source):
 
         The bytes go into pieces sized by ``piece_size()``, joined once at
         the end: memory follows the bytes received, not the bytes announced
-        (at most about twice them, with the joined copy).
+        (at most about twice them, with the joined copy).  A plain socket
+        has a faster way (``_recv_pieces()``); the pieces of any other are
+        ``bytearray`` objects, zero-filled before the bytes go into them.
         """
+        if self._plain:
+            return self._recv_pieces(size, total)
         pieces: List[memoryview] = []
         got = 0
         while got < size:
@@ -590,6 +546,31 @@ class Stream(Source):
             self._fill(dst, self._drain(dst), total, got)
             pieces.append(dst)
             got += len(dst)
+        return b''.join(pieces)
+
+    def _recv_pieces(self, size: int, total: int) -> bytes:
+        """``_read_pieces()`` on a plain socket: each piece is one ``recv()``.
+
+        ``recv(n, MSG_WAITALL)`` has the kernel write *n* bytes straight into
+        a new ``bytes``: nothing is zero-filled, and a read that is one piece
+        (``read(IO_SIZE)`` once the body has sent that much) is that
+        ``bytes`` itself, written once.  Pieces may grow with every byte the
+        body has received (``_received``), not just this read's.
+        """
+        start = self._start
+        got = min(self._stop - start, size)
+        pieces: List[bytes] = []
+        if got:
+            pieces.append(self._view[start:start + got].tobytes())
+            self._start = start + got
+        before = self._received
+        while got < size:
+            data = self._recv_all(piece_size(before + got, before + size))
+            if not data:
+                raise _short_read(total, got)
+            pieces.append(data)
+            got += len(data)
+        self._received = before + size
         return b''.join(pieces)
 
     def read_chunk_data(self, size: int) -> bytes:
@@ -663,9 +644,26 @@ class Stream(Source):
         try:
             sent = self._send(data)
             if type(sent) is not int or sent != len(data):
-                write_rest(self._send, data, sent)
+                write_rest(self._send_rest if self._plain else self._send, data, sent)
         except BlockingIOError:  # the kernel's timeout (see arm())
             raise socket.timeout('timed out') from None
+
+    def _send_rest(self, data: Buffer) -> int:
+        """``send()`` what did not fit in the socket buffer at once.
+
+        A plain socket with a *timeout* waits in the kernel for the whole of
+        it (see ``blocking_call()``), *timeout* seconds at most without
+        progress, as the socket's own ``send()`` would.
+        """
+        timeout = self.timeout
+        if timeout is None or self._kernel:  # (the socket blocks already)
+            return self._send(data)
+        try:
+            sent: int = blocking_call(self.sock, socket.SO_SNDTIMEO, timeout,
+                                      self._send, data)
+        except BlockingIOError:
+            raise socket.timeout('timed out') from None
+        return sent
 
     def write_now(self, data: Buffer) -> int:
         """Send the queue, then *data* itself: for views of reused buffers."""

@@ -2,8 +2,9 @@
 """What a body reads from: the ``Source`` interface, and files adapted to it.
 
 A body (``degu.bodies``) reads its bytes through a ``Source``.  A live
-connection's ``degu.sockio.Stream`` is one natively; any other ``rfile``
-with ``readinto()`` (and ``readline()`` for chunked data) -- a file, an
+connection's ``degu.sockio.Stream`` is one natively (a ``SocketSource``,
+whose reads keep to the body deadline); any other ``rfile`` with
+``readinto()`` (and ``readline()`` for chunked data) -- a file, an
 ``io.BytesIO``, a pipe -- is seen through a ``FileSource``.  So the bodies
 never ask which kind of source they have.
 
@@ -11,16 +12,28 @@ Both kinds follow one rule for memory, ``piece_size()``: a read bigger than
 one buffer is received into pieces that grow with the bytes that have
 arrived, so what a read holds follows what the peer actually sent, never
 the size it announced.
+
+Also here: the contract of partial reads and writes that both kinds (and
+the bodies writing to any ``wfile``) check (``_check_received()``,
+``write_rest()``), and ``blocking_call()``, which lets the kernel wait
+through a big ``send()`` or ``recv()`` of a plain socket.
 """
 
-from typing import Any, Callable, List, Union
+import socket
+import struct
+from time import monotonic
+from typing import Any, Callable, Final, List, Optional
 
+from .addresses import recv_timeout, timeval
 from .errors import TYPE_ERROR, ProtocolError
-from .limits import FIRST_PIECE, IO_SIZE
-
-Buffer = Union[bytes, bytearray, memoryview]
+from .limits import FIRST_PIECE, IO_SIZE, MIN_BODY_RATE
 
 CRLF = b'\r\n'
+
+# Why a body's reader gave up on a slow peer (see MIN_BODY_RATE).
+TOO_SLOW: Final = 'body not received in time: slower than {} bytes/s'.format(MIN_BODY_RATE)
+
+_NO_TIMEVAL: Final = struct.pack('ll', 0, 0)  # no timeout
 
 
 def _check_received(received: Any, size: int) -> int:
@@ -43,7 +56,13 @@ def _check_sent(sent: Any, size: int) -> int:
     return sent
 
 
-def write_rest(write: Callable[[Any], Any], data: Buffer, added: Any) -> None:
+def _short_read(size: int, got: int) -> ProtocolError:
+    return ProtocolError(
+        'expected to read {} bytes, but received {}'.format(size, got)
+    )
+
+
+def write_rest(write: Callable[[Any], Any], data: Any, added: Any) -> None:
     """Finish writing *data* after a first ``write(data)`` returned *added*.
 
     ``send()`` and ``write()`` may take fewer bytes than offered; this keeps
@@ -63,6 +82,27 @@ def write_rest(write: Callable[[Any], Any], data: Buffer, added: Any) -> None:
         if done >= size:
             return
         added = _check_sent(write(view[done:]), size - done)
+
+
+def blocking_call(sock: socket.socket, option: int, seconds: float,
+                  call: Callable[..., Any], *args: Any) -> Any:
+    """``call(*args)`` with plain socket *sock* blocking, the kernel keeping time.
+
+    So the kernel waits through a whole ``send()`` of a big buffer or a
+    ``recv(n, MSG_WAITALL)``: one system call, instead of one (and a
+    ``poll()``, and a trip through Python) per socket buffer of bytes.
+    *option* is ``SO_SNDTIMEO`` or ``SO_RCVTIMEO``: after *seconds* the call
+    returns what it did so far, or raises ``BlockingIOError`` if nothing.
+    The socket's own timeout is back afterwards.
+    """
+    timeout = sock.gettimeout()
+    sock.settimeout(None)
+    sock.setsockopt(socket.SOL_SOCKET, option, timeval(seconds))
+    try:
+        return call(*args)
+    finally:
+        sock.setsockopt(socket.SOL_SOCKET, option, _NO_TIMEVAL)
+        sock.settimeout(timeout)
 
 
 def piece_size(got: int, size: int) -> int:
@@ -121,6 +161,117 @@ class Source:
         """Called by a body that has read its last byte."""
 
 
+class SocketSource(Source):
+    """A socket read by bodies: each ``recv()`` of a body keeps to its deadline.
+
+    (``degu.sockio.Stream`` is the one kind: this is how it waits.)  With a
+    *timeout*, a body is held to ``MIN_BODY_RATE``: the seconds spent
+    waiting for its bytes are taken from a budget of *timeout* seconds that
+    every ``MIN_BODY_RATE`` bytes received refill by one (see
+    ``degu.limits``).  ``_budget`` is that whole budget, ``_credit`` what is
+    left of it for the current body.  Without one, the socket blocks by
+    choice: no deadline either.  ``_plain`` says whether the socket is a
+    plain ``socket.socket`` (not TLS, nor a stand-in), which can receive
+    into new ``bytes`` and wait in the kernel (``_recv_all()``); ``_kernel``
+    whether the kernel keeps its timeouts all the time (``Stream.arm()``):
+    a timed-out call then fails with ``BlockingIOError``, raised on as
+    ``socket.timeout``.
+    """
+
+    __slots__ = ('sock', '_recv_into', '_plain', '_kernel', '_budget', '_credit',
+                 'timeout')
+
+    sock: Any
+    _recv_into: Callable[[memoryview], Any]
+    _plain: bool
+    _kernel: bool
+    _budget: float
+    _credit: float
+    timeout: Optional[float]
+
+    def _recv(self, dst: memoryview) -> int:
+        try:
+            added = self._recv_into(dst)
+        except BlockingIOError:  # the kernel's timeout (see Stream.arm())
+            raise socket.timeout('timed out') from None
+        return _check_received(added, len(dst))
+
+    def _set_timeout(self, seconds: float) -> None:
+        """Bound the next receives by *seconds*, wherever the timeout is kept."""
+        if self._kernel:
+            recv_timeout(self.sock, seconds)
+        else:
+            self.sock.settimeout(seconds)
+
+    def _recv_body(self, dst: memoryview) -> int:
+        """``_recv()`` for a body: the peer must keep up ``MIN_BODY_RATE``.
+
+        The time this call waits is taken from the body's credit, the bytes
+        it gets refill it.  A peer keeping up costs two clock reads.
+        """
+        if self.timeout is None:
+            return self._recv(dst)
+        credit = self._credit
+        if credit < self._budget:
+            return self._recv_behind(dst, credit)
+        start = monotonic()
+        added = self._recv(dst)
+        self._refill(added, start)
+        return added
+
+    def _recv_behind(self, dst: memoryview, credit: float) -> int:
+        """``_recv_body()`` once the peer has fallen behind: wait *credit* at most."""
+        if credit <= 0:
+            raise TimeoutError(TOO_SLOW)
+        self._set_timeout(credit)
+        start = monotonic()
+        try:
+            added = self._recv(dst)
+        except socket.timeout:
+            raise TimeoutError(TOO_SLOW) from None
+        finally:
+            self._set_timeout(self._budget)  # (the timeout itself)
+        self._refill(added, start)
+        return added
+
+    def _recv_all(self, size: int) -> bytes:
+        """At most *size* body bytes from one ``recv()`` that waits for them all.
+
+        A plain socket only (``MSG_WAITALL``, see ``blocking_call()``).  The
+        body's credit is the longest the call may wait: it returns what
+        arrived by then, and the deadline is the one of ``_recv_body()``,
+        whatever the number of calls.
+        """
+        sock = self.sock
+        if self.timeout is None:
+            data: bytes = sock.recv(size, socket.MSG_WAITALL)
+            return data
+        credit = self._credit
+        if credit <= 0:
+            raise TimeoutError(TOO_SLOW)
+        start = monotonic()
+        try:
+            if self._kernel:  # blocking already: just this call's timeout
+                recv_timeout(sock, credit)
+                try:
+                    data = sock.recv(size, socket.MSG_WAITALL)
+                finally:
+                    recv_timeout(sock, self._budget)
+            else:
+                data = blocking_call(sock, socket.SO_RCVTIMEO, credit,
+                                     sock.recv, size, socket.MSG_WAITALL)
+        except BlockingIOError:  # the credit ran out before a byte came
+            raise TimeoutError(TOO_SLOW) from None
+        self._refill(len(data), start)
+        return data
+
+    def _refill(self, added: int, start: float) -> None:
+        """Take the wait since *start* from the credit; *added* bytes give some back."""
+        budget = self._budget
+        credit = self._credit + added / MIN_BODY_RATE - (monotonic() - start)
+        self._credit = credit if credit < budget else budget
+
+
 class FileSource(Source):
     """Any ``rfile`` with ``readinto()`` (and ``readline()`` for chunked data),
     seen through the ``Source`` interface that a ``Stream`` has natively.
@@ -130,13 +281,15 @@ class FileSource(Source):
     ``bytes`` line of at most the size asked for, ending in CRLF.
     """
 
-    __slots__ = ('_readinto', '_readline')
+    __slots__ = ('_readinto', '_readline', '_scratch')
 
     def __init__(self, rfile: Any, chunked: bool) -> None:
         # A missing method is an AttributeError, as it would be on first use.
         self._readinto = rfile.readinto
         if not callable(self._readinto):
             raise TypeError('rfile.readinto() is not callable')
+        # The buffer take() reuses (see there).
+        self._scratch: Optional[memoryview] = None
         self._readline: Any = None
         if chunked:
             self._readline = rfile.readline
@@ -177,13 +330,22 @@ class FileSource(Source):
         while got < end:
             added = self.readinto(dst[got:])
             if added == 0:
-                raise ProtocolError(
-                    'expected to read {} bytes, but received {}'.format(total, base + got)
-                )
+                raise _short_read(total, base + got)
             got += added
 
     def take(self, size: int) -> memoryview:
-        return memoryview(self.read(size))
+        """*size* bytes in a buffer that the next ``take()`` reuses.
+
+        For a body sent from a file in pieces of ``piece_size()`` (which
+        follow the bytes read so far): each is read into the buffer and
+        sent from it, no new ``bytes`` per piece.
+        """
+        scratch = self._scratch
+        if scratch is None or len(scratch) < size:
+            scratch = self._scratch = memoryview(bytearray(size))
+        dst = scratch[0:size]
+        self._fill(dst, size, 0)
+        return dst
 
     def readline(self, size: int) -> bytes:
         line = self._readline(size)

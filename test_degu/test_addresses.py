@@ -281,11 +281,12 @@ def _rcvtimeo(sock: socket.socket) -> float:
 
 def test_timeval() -> None:
     import struct
-    assert addresses._timeval(1.5) == struct.pack('ll', 1, 500000)
-    assert addresses._timeval(30) == struct.pack('ll', 30, 0)
+    assert addresses.timeval(1.5) == struct.pack('ll', 1, 500000)
+    assert addresses.timeval(30) == struct.pack('ll', 30, 0)
     # Never 0 (which would mean no timeout at all), never 1000000 us.
-    assert addresses._timeval(1e-9) == struct.pack('ll', 0, 1)
-    assert addresses._timeval(0.9999999) == struct.pack('ll', 1, 0)
+    assert addresses.timeval(1e-9) == struct.pack('ll', 0, 1)
+    assert addresses.timeval(0.9999999) == struct.pack('ll', 1, 0)
+    assert addresses.timeval(0) == struct.pack('ll', 0, 1)
 
 
 def test_kernel_timeouts() -> None:

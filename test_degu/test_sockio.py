@@ -17,6 +17,7 @@ import socket
 import sys
 import threading
 import time
+import tracemalloc
 from typing import Any, Iterable, Iterator, List, Optional, Tuple
 
 import pytest
@@ -1494,3 +1495,183 @@ def test_arm_without_kernel_timeouts() -> None:
     finally:
         ours.close()
         theirs.close()
+# ---------------------------------------------------------------------------
+# Big transfers over a plain socket: the kernel waits (issue 17)
+
+NO_TIMEVAL = bytes(16)  # struct timeval {0, 0}: no kernel timeout
+
+
+def kernel_timeouts(sock: socket.socket) -> Tuple[bytes, bytes]:
+    return (sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16),
+            sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, 16))
+
+
+def feed(sock: socket.socket, data: bytes, close: bool = True) -> threading.Thread:
+    """Send *data* from another thread (then shut the write side)."""
+    def run() -> None:
+        try:
+            sock.sendall(data)
+            if close:
+                sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize('timeout', [None, 5])
+def test_plain_socket_big_reads(timeout: Optional[float]) -> None:
+    # IO_SIZE pieces (the first with bytes already buffered), then chunk
+    # data bigger than IO_SIZE: the same bytes as any other socket gives,
+    # and the socket's timeouts as they were.
+    data = os.urandom(3 * IO_SIZE + 1000)
+    (a, b) = socket.socketpair()
+    a.settimeout(timeout)
+    thread = feed(b, b'POST / HTTP/1.1\r\n\r\n' + data + b'\r\n')
+    try:
+        stream = Stream(a, timeout=timeout)
+        assert stream._plain is True
+        assert stream.read_preamble() == b'POST / HTTP/1.1'
+        assert stream.buffered() > 0
+        assert stream.read(IO_SIZE) == data[:IO_SIZE]
+        assert stream._received == IO_SIZE
+        assert stream.read(IO_SIZE) == data[IO_SIZE:2 * IO_SIZE]
+        stream.finished()
+        assert stream._received == 0
+        rest = data[2 * IO_SIZE:]
+        assert stream.read_chunk_data(len(rest)) == rest
+        assert stream.read_preamble() is None
+        assert a.gettimeout() == timeout
+        assert kernel_timeouts(a) == (NO_TIMEVAL, NO_TIMEVAL)
+    finally:
+        thread.join()
+        a.close()
+        b.close()
+
+
+def test_plain_socket_big_read_short() -> None:
+    # The peer closes early: the same message as through recv_into().
+    (a, b) = socket.socketpair()
+    a.settimeout(5)
+    thread = feed(b, b'x' * 100000)
+    try:
+        stream = Stream(a, timeout=5)
+        check_error(ProtocolError, 'expected to read 200000 bytes, but received 100000',
+                    stream.read, 200000)
+        assert kernel_timeouts(a) == (NO_TIMEVAL, NO_TIMEVAL)
+    finally:
+        thread.join()
+        a.close()
+        b.close()
+
+
+def test_plain_socket_big_read_memory_follows_bytes() -> None:
+    # A peer announcing 16 MiB but sending 900 bytes: what the read allocated
+    # (traced by tracemalloc, so even a buffer the kernel never wrote into
+    # counts) follows the 900 bytes, not the 16 MiB.
+    (a, b) = socket.socketpair()
+    a.settimeout(5)
+    thread = feed(b, b'x' * 900)
+    tracemalloc.start()
+    try:
+        stream = Stream(a, timeout=5)
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        check_error(ProtocolError, 'expected to read {} bytes, but received 900'.format(MAX_IO_SIZE),
+                    stream.read, MAX_IO_SIZE)
+        peak = tracemalloc.get_traced_memory()[1]
+        assert peak - before < 2 * FIRST_PIECE
+    finally:
+        tracemalloc.stop()
+        thread.join()
+        a.close()
+        b.close()
+
+
+def test_plain_socket_big_send() -> None:
+    # What does not fit in the socket buffer goes in one blocking send();
+    # the socket's own timeout and the kernel's are as before afterwards.
+    data = os.urandom(4 * IO_SIZE)
+    (a, b) = socket.socketpair()
+    a.settimeout(5)
+    got = bytearray()
+
+    def drain() -> None:
+        while True:
+            piece = b.recv(IO_SIZE)
+            if not piece:
+                return
+            got.extend(piece)
+    thread = threading.Thread(target=drain)
+    thread.start()
+    try:
+        stream = Stream(a, timeout=5)
+        stream.send_all(data)
+        assert stream.sent == len(data)
+        assert a.gettimeout() == 5
+        assert kernel_timeouts(a) == (NO_TIMEVAL, NO_TIMEVAL)
+        a.shutdown(socket.SHUT_WR)
+        thread.join()
+        assert bytes(got) == data
+    finally:
+        a.close()
+        b.close()
+
+
+def test_plain_socket_big_send_timeout() -> None:
+    # A peer that reads nothing: the send times out as the socket's own
+    # would, and the socket's timeouts are as before.
+    (a, b) = socket.socketpair()
+    a.settimeout(0.2)
+    try:
+        stream = Stream(a, timeout=0.2)
+        with pytest.raises(socket.timeout) as info:
+            stream.send_all(bytes(4 * IO_SIZE))
+        assert str(info.value) == 'timed out'
+        assert a.gettimeout() == 0.2
+        assert kernel_timeouts(a) == (NO_TIMEVAL, NO_TIMEVAL)
+    finally:
+        a.close()
+        b.close()
+
+
+def tcp_pair() -> Tuple[socket.socket, socket.socket]:
+    with socket.socket() as listener:
+        listener.bind(('127.0.0.1', 0))
+        listener.listen(1)
+        a = socket.create_connection(listener.getsockname())
+        (b, _) = listener.accept()
+    return (a, b)
+
+
+@pytest.mark.parametrize('family', ['unix', 'tcp'])
+def test_plain_socket_big_read_interrupted(family: str) -> None:
+    # A big read waiting in the kernel (MSG_WAITALL) still ends when another
+    # thread interrupts the stream, as a server shutting down does.
+    (a, b) = socket.socketpair() if family == 'unix' else tcp_pair()
+    a.settimeout(30)
+    b.sendall(b'x' * 1000)
+    errors: List[BaseException] = []
+    stream = Stream(a, timeout=30)
+
+    def read() -> None:
+        try:
+            stream.read(MAX_IO_SIZE)
+        except BaseException as e:
+            errors.append(e)
+    thread = threading.Thread(target=read)
+    thread.start()
+    try:
+        while a.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16) == NO_TIMEVAL:
+            time.sleep(0.01)  # until the read waits in the kernel
+        stream.interrupt()
+        thread.join(10)
+        assert not thread.is_alive()
+        assert [str(e) for e in errors] == [
+            'expected to read {} bytes, but received 1000'.format(MAX_IO_SIZE)
+        ]
+        assert a.gettimeout() == 30
+    finally:
+        b.close()
+        a.close()
