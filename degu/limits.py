@@ -106,9 +106,10 @@ MAX_IO_SIZE: Final = 16777216
 # Memory follows the bytes that arrive, never the size a peer announces: a
 # read bigger than BUF_LEN is received into pieces, the first FIRST_PIECE
 # bytes long and each next one as long as all the bytes received before it
-# (at most IO_SIZE).  Whatever a peer announced, the memory a read holds is
-# then at most twice the bytes it actually sent, plus FIRST_PIECE.  64 KiB
-# is what one recv() typically returns on a busy loopback or LAN socket.
+# (at most IO_SIZE; on a plain socket, as all the bytes the body has sent so
+# far).  Whatever a peer announced, the memory a read holds is then at most
+# twice the bytes it actually sent, plus FIRST_PIECE.  64 KiB is what one
+# recv() typically returns on a busy loopback or LAN socket.
 FIRST_PIECE: Final = 65536
 
 # The body deadline.  A body (a request body read by the server, a response
