@@ -5,6 +5,8 @@ import socket
 import threading
 from typing import Any, List
 
+import pytest
+
 from degu.client import Client, Connection
 from degu.server import Server
 
@@ -58,17 +60,32 @@ class Live:
 
 
 def recv_all(sock: socket.socket) -> bytes:
-    """Read until the peer closes (EOF or reset); raises on timeout."""
+    """Read until the peer closes (EOF or reset).
+
+    Fails the test, showing what did arrive, when the peer neither closes
+    nor sends within the socket's timeout: a server must never sit on a
+    request it refused.
+    """
     parts: List[bytes] = []
     while True:
         try:
             data = sock.recv(65536)
         except ConnectionResetError:
             break
+        except socket.timeout:
+            pytest.fail('peer neither closed nor answered; got {!r}'.format(
+                b''.join(parts)[:200]
+            ))
         if not data:
             break
         parts.append(data)
     return b''.join(parts)
+
+
+def read_until_closed(sock: socket.socket, patience: float = PATIENCE) -> bytes:
+    """``recv_all()`` with the socket's timeout set to *patience* seconds."""
+    sock.settimeout(patience)
+    return recv_all(sock)
 
 
 def exchange(address: Any, data: bytes) -> bytes:

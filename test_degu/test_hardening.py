@@ -46,7 +46,7 @@ from degu.limits import BUF_LEN
 from degu.misc import TempServer
 from degu.server import SLOT_WAIT, Server
 from test_degu import helpers
-from test_degu.helpers import PATIENCE
+from test_degu.helpers import PATIENCE, read_until_closed
 
 CONTINUE = b'HTTP/1.1 100 Continue\r\n\r\n'
 CURL = shutil.which('curl') or ''
@@ -75,29 +75,6 @@ def check_echo(conn: Connection, uri: str) -> None:
     response = conn.get(uri, {})
     assert response.status == 200
     assert response.body.read() == uri.encode()
-
-
-def read_until_closed(sock: socket.socket) -> bytes:
-    """Everything the peer sends until it closes (EOF or reset).
-
-    Fails the test when the peer neither closes nor sends for PATIENCE
-    seconds: a server must never sit on a request it refused.
-    """
-    sock.settimeout(PATIENCE)
-    parts: List[bytes] = []
-    while True:
-        try:
-            data = sock.recv(65536)
-        except ConnectionResetError:
-            break
-        except socket.timeout:
-            pytest.fail('peer neither closed nor answered; got {!r}'.format(
-                b''.join(parts)[:200]
-            ))
-        if not data:
-            break
-        parts.append(data)
-    return b''.join(parts)
 
 
 def recv_exactly(sock: socket.socket, size: int) -> bytes:

@@ -45,6 +45,7 @@ from degu.client import Client
 from degu.limits import MAX_LOGGED_MESSAGE, MAX_IO_SIZE, MIN_BODY_RATE
 from degu.server import Server
 from degu.sockio import TOO_SLOW
+from test_degu.helpers import read_until_closed
 
 # Bound for anything that should happen at once.  Only reached when a test
 # fails.
@@ -86,20 +87,6 @@ class Live:
         assert not self.thread.is_alive()
 
 
-def read_until_closed(sock: socket.socket) -> bytes:
-    sock.settimeout(PATIENCE)
-    parts: List[bytes] = []
-    while True:
-        try:
-            data = sock.recv(65536)
-        except ConnectionResetError:
-            break
-        if not data:
-            break
-        parts.append(data)
-    return b''.join(parts)
-
-
 def trickle_until_answered(sock: socket.socket, count: int, delay: float) -> bytes:
     """Send one body byte every *delay* seconds until the peer answers.
 
@@ -109,11 +96,11 @@ def trickle_until_answered(sock: socket.socket, count: int, delay: float) -> byt
     for _ in range(count):
         (readable, _, _) = select.select([sock], [], [], delay)
         if readable:
-            return read_until_closed(sock)
+            return read_until_closed(sock, PATIENCE)
         try:
             sock.sendall(b'x')
         except OSError:
-            return read_until_closed(sock)
+            return read_until_closed(sock, PATIENCE)
     return b''
 
 
@@ -614,7 +601,7 @@ def test_accept_loop_survives_failed_thread_start() -> None:
         # the loop goes on to the next.
         for _ in range(3):
             with socket.create_connection(address, timeout=PATIENCE) as sock:
-                assert read_until_closed(sock) == UNAVAILABLE
+                assert read_until_closed(sock, PATIENCE) == UNAVAILABLE
         os.kill(proc.pid, signal.SIGUSR1)
         assert ours.poll(PATIENCE) and ours.recv() == 'lifted'
         # Threads again: served.
@@ -681,7 +668,7 @@ def test_log_bounded_per_connection(level: int, garbage: bytes) -> None:
                     sock.sendall(garbage)
                 except OSError:
                     pass  # the server answered and closed before all of it
-                answer = read_until_closed(sock)
+                answer = read_until_closed(sock, PATIENCE)
                 assert answer.startswith(b'HTTP/1.1 4')
         # (Each connection's last line is logged before it is closed.)
     finally:
@@ -754,7 +741,7 @@ def get_raw(address: Any) -> bytes:
         sock.settimeout(PATIENCE)
         sock.connect(address)
         sock.sendall(b'GET /hi HTTP/1.1\r\nconnection: close\r\n\r\n')
-        return read_until_closed(sock)
+        return read_until_closed(sock, PATIENCE)
 
 
 SERVED = b'HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 3\r\n\r\n/hi'
