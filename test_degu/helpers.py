@@ -3,7 +3,7 @@
 
 import socket
 import threading
-from typing import Any, List
+from typing import Any, List, TypeVar
 
 import pytest
 
@@ -30,17 +30,47 @@ def answer(status: int, reason: str = '') -> bytes:
         status, reason or REASONS[status]
     ).encode()
 
+T = TypeVar('T', bound='Background')
 
-class Live:
-    """A ``Server`` whose ``serve_forever()`` runs in a daemon thread."""
 
-    def __init__(self, address: Any, app: Any, **options: Any) -> None:
-        self.server = Server(address, app, **options)
-        self.address = self.server.address
+class Background:
+    """*server*'s ``serve_forever()`` running in a daemon thread, until
+    ``stop()`` (or the end of a ``with`` block).
+
+    *server* is anything with ``serve_forever()`` and ``shutdown()``: a
+    ``Server``, a ``Workers``.  ``stop()`` fails the test when
+    ``serve_forever()`` has not returned *patience* seconds after
+    ``shutdown()`` did.
+    """
+
+    def __init__(self, server: Any, patience: float = PATIENCE) -> None:
+        self.server = server
+        self.patience = patience
         self.thread = threading.Thread(
             target=self.server.serve_forever, daemon=True
         )
         self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(self.patience)
+        assert not self.thread.is_alive(), 'serve_forever() did not return'
+
+    def __enter__(self: T) -> T:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+
+class Live(Background):
+    """A ``Server`` whose ``serve_forever()`` runs in a daemon thread."""
+
+    server: Server
+
+    def __init__(self, address: Any, app: Any, **options: Any) -> None:
+        super().__init__(Server(address, app, **options))
+        self.address = self.server.address
 
     def client(self, **options: Any) -> Client:
         options.setdefault('timeout', PATIENCE)
@@ -52,11 +82,6 @@ class Live:
     def raw(self) -> socket.socket:
         """A plain connected socket (timeout PATIENCE) for byte-level checks."""
         return self.client().create_socket()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.thread.join(PATIENCE)
-        assert not self.thread.is_alive(), 'serve_forever() did not return'
 
 
 def recv_all(sock: socket.socket) -> bytes:

@@ -45,7 +45,7 @@ from degu.client import Client
 from degu.limits import MAX_LOGGED_MESSAGE, MAX_IO_SIZE, MIN_BODY_RATE
 from degu.server import Server
 from degu.sockio import TOO_SLOW
-from test_degu.helpers import read_until_closed
+from test_degu.helpers import Live, read_until_closed
 
 # Bound for anything that should happen at once.  Only reached when a test
 # fails.
@@ -67,24 +67,6 @@ def echo_app(session: Any, request: Any, api: Any) -> Any:
     body = request.body
     data = b'' if body is None else body.read()
     return (200, 'OK', {}, data or request.uri.encode())
-
-
-class Live:
-    """A ``Server`` whose ``serve_forever()`` runs in a daemon thread."""
-
-    def __init__(self, address: Any, app: Any, **options: Any) -> None:
-        self.server = Server(address, app, **options)
-        self.address = self.server.address
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def __enter__(self) -> 'Live':
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.server.shutdown()
-        self.thread.join(PATIENCE)
-        assert not self.thread.is_alive()
 
 
 def trickle_until_answered(sock: socket.socket, count: int, delay: float) -> bytes:

@@ -17,7 +17,7 @@ import signal
 import socket
 import threading
 import time
-from typing import Any, Callable, Iterator, List, Set, Tuple
+from typing import Any, Callable, Iterator, List, Set
 
 import pytest
 
@@ -27,6 +27,7 @@ from degu.errors import TYPE_ERROR
 from degu.server import Server
 from degu.workers import SharedListener, Workers
 
+from .helpers import Background
 from .serving import GUARD, STOPPED, Serving, run_degu
 
 LINUX = os.uname().sysname == 'Linux'
@@ -75,20 +76,16 @@ def wait_until(predicate: Callable[[], Any], what: str) -> Any:
 @pytest.fixture
 def supervised() -> Iterator[Callable[..., Workers]]:
     """Start ``Workers`` with ``serve_forever()`` in a thread; shut down after."""
-    started: List[Tuple[Workers, threading.Thread]] = []
+    started: List[Background] = []
 
     def start(*args: Any, **kw: Any) -> Workers:
         w = Workers(*args, **kw)
-        thread = threading.Thread(target=w.serve_forever, daemon=True)
-        thread.start()
-        started.append((w, thread))
+        started.append(Background(w, GUARD))
         return w
 
     yield start
-    for (w, thread) in started:
-        w.shutdown()
-        thread.join(GUARD)
-        assert not thread.is_alive()
+    for running in started:
+        running.stop()
 
 
 # -- pure parts ------------------------------------------------------------------------
