@@ -14,6 +14,22 @@ from degu.server import Server
 # closing, a thread ending).  Only reached when a test fails.
 PATIENCE = 5.0
 
+
+def _have_ipv6() -> bool:
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.bind(('::1', 0))
+    except OSError:
+        return False
+    return True
+
+
+# Whether this host can bind the IPv6 loopback address (tests of ::1 skip
+# without it).
+HAVE_IPV6 = _have_ipv6()
+
 # The reason phrase of each status the server answers errors with.
 REASONS = {
     400: 'Bad Request', 408: 'Request Timeout', 413: 'Content Too Large',

@@ -34,6 +34,7 @@ import pytest
 from degu import cli
 from degu.client import Client, SSLClient
 
+from .helpers import HAVE_IPV6
 from .serving import GUARD, STOPPED, TREE, Serving, activated_command, degu_env
 
 PAGE = os.path.join(TREE, 'doc', 'deployment.rst')
@@ -437,16 +438,7 @@ def _wait_for_port(port: int, proc: Any) -> None:
 
 # -- TLS with client certificates ----------------------------------------------------------
 
-def _have_ipv6() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6) as sock:
-            sock.bind(('::1', 0))
-    except OSError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _have_ipv6(), reason='no IPv6 loopback')
+@pytest.mark.skipif(not HAVE_IPV6, reason='no IPv6 loopback')
 def test_tls_commands(site: str, pki: Any) -> None:
     (serve, request) = command_for('test_tls_commands')
     server = pki.server_sslconfig

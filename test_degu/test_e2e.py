@@ -45,21 +45,11 @@ from degu.base import (
 from degu.client import Client, Connection, Response
 from degu.errors import ConnectionClosedError
 from degu.server import Request, Server, Session
-from test_degu.helpers import PATIENCE, Live, answer, recv_all, wait_until
+from test_degu.helpers import HAVE_IPV6, PATIENCE, Live, answer, recv_all, wait_until
 
 HAVE_ABSTRACT = os.uname().sysname == 'Linux'
 CURL = shutil.which('curl')
 
-def _have_ipv6() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
-            sock.bind(('::1', 0))
-    except OSError:
-        return False
-    return True
-
-
-HAVE_IPV6 = _have_ipv6()
 
 FAMILIES = ['inet', 'inet6', 'unix', 'abstract']
 UNIX_FAMILIES = ('unix', 'abstract')

@@ -34,6 +34,7 @@ from degu.client import SSLClient
 from degu.server import SSLServer
 from degu.sslhelpers import TempPKI
 from degu.tls import build_client_sslctx, build_server_sslctx
+from test_degu.helpers import HAVE_IPV6
 
 pytestmark = pytest.mark.skipif(
     shutil.which('openssl') is None, reason='TempPKI needs the openssl binary'
@@ -238,17 +239,6 @@ def logged_exception(record: logging.LogRecord) -> Optional[BaseException]:
     return None
 
 
-def have_ipv6() -> bool:
-    if not socket.has_ipv6:
-        return False
-    try:
-        with socket.socket(socket.AF_INET6) as sock:
-            sock.bind(IPv6)
-    except OSError:
-        return False
-    return True
-
-
 HAVE_ABSTRACT = os.uname().sysname == 'Linux'
 
 
@@ -259,7 +249,7 @@ def address(request: pytest.FixtureRequest) -> Iterator[Any]:
     if family == 'AF_INET':
         yield IPv4
     elif family == 'AF_INET6':
-        if not have_ipv6():
+        if not HAVE_IPV6:
             pytest.skip('IPv6 loopback not available')
         yield IPv6
     elif family == 'AF_UNIX':
