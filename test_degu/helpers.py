@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""Helpers shared by the end-to-end tests: live servers and raw sockets."""
+"""Helpers shared by the end-to-end tests: live servers, raw sockets and
+child processes."""
 
 import socket
+import subprocess
 import threading
 from typing import Any, List, TypeVar
 
@@ -149,3 +151,12 @@ def wait_until(condition: Any, what: str = 'a condition') -> None:
     while not condition():
         assert time.monotonic() < deadline, 'gave up waiting for ' + what
         time.sleep(0.001)
+
+
+def reap(proc: 'subprocess.Popen[bytes]') -> None:
+    """Kill *proc* if it still runs, wait for it, and close its stdout pipe."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()

@@ -18,6 +18,8 @@ from typing import Any, Dict, List, Optional
 
 from degu.addresses import parse_address
 
+from .helpers import reap
+
 TREE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # How long any one subprocess may take before the test fails (not a timing
@@ -166,11 +168,7 @@ class Serving:
         return self.proc.stdout.read().decode()
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        reap(self.proc)
         self.stderr_file.close()
 
     def __enter__(self) -> 'Serving':

@@ -34,7 +34,7 @@ import pytest
 from degu import cli
 from degu.client import Client, SSLClient
 
-from .helpers import HAVE_IPV6
+from .helpers import HAVE_IPV6, reap
 from .serving import GUARD, STOPPED, TREE, Serving, activated_command, degu_env
 
 PAGE = os.path.join(TREE, 'doc', 'deployment.rst')
@@ -291,11 +291,7 @@ def test_socket_activate_command(site: str) -> None:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(GUARD) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        reap(proc)
     with open(stderr_name) as fp:
         log = fp.read()
     assert 'Serving the socket systemd passed: fd 3' in log

@@ -45,7 +45,7 @@ from degu.client import Client
 from degu.limits import MAX_LOGGED_MESSAGE, MAX_IO_SIZE, MIN_BODY_RATE
 from degu.server import Server
 from degu.sockio import TOO_SLOW
-from test_degu.helpers import Live, read_until_closed
+from test_degu.helpers import Live, read_until_closed, reap
 
 # Bound for anything that should happen at once.  Only reached when a test
 # fails.
@@ -505,11 +505,7 @@ def run_client(server: HostileServer, kind: str) -> List[int]:
         result: List[int] = json.loads(line)
         return result
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        reap(proc)
 
 
 @pytest.mark.skipif(not HAVE_PROC, reason='needs /proc')
