@@ -31,7 +31,8 @@ from degu.client import Client
 from degu.server import Server
 
 from .serving import (
-    GUARD, Serving, activated_command, address_text, degu_env, run_degu,
+    GUARD, SLOW_APP_MODULE, Serving, activated_command, address_text, degu_env,
+    run_degu,
 )
 
 CURL = shutil.which('curl')
@@ -671,27 +672,13 @@ def test_serve_missing_cert_inprocess(cliapp: Any, tmp_path: Any) -> None:
 
 # -- serve: the access log, graceful stops, socket activation, peer uids ------------
 
-SLOW_MODULE = '''
-import os, time
-
-def app(session, request, api):
-    if request.path == ['slow']:
-        open('started', 'w').close()
-        for _ in range(3000):
-            if os.path.exists('release'):
-                break
-            time.sleep(0.01)
-        return (200, 'OK', {}, b'finished')
-    return (200, 'OK', {}, str(os.getpid()).encode())
-'''
-
 ACCESS_LINE = (r'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO degu\.access: '
                r'127\.0\.0\.1:\d+ "(GET|PUT) (/\S*)" (\d{3}) (\d+) \d+\.\d{6}')
 
 
 @pytest.fixture
 def slowdir(tmp_path: Any) -> str:
-    (tmp_path / 'slowapp.py').write_text(SLOW_MODULE)
+    (tmp_path / 'slowapp.py').write_text(SLOW_APP_MODULE)
     return str(tmp_path)
 
 

@@ -35,7 +35,9 @@ from degu import cli
 from degu.client import Client, SSLClient
 
 from .helpers import HAVE_IPV6, reap
-from .serving import GUARD, STOPPED, TREE, Serving, activated_command, degu_env
+from .serving import (
+    GUARD, RELEASE_GATE, STOPPED, TREE, Serving, activated_command, degu_env,
+)
 
 PAGE = os.path.join(TREE, 'doc', 'deployment.rst')
 NGINX = shutil.which('nginx') or ('/usr/sbin/nginx' if os.path.exists('/usr/sbin/nginx')
@@ -119,17 +121,12 @@ def test_page_files() -> None:
 
 # -- the app the page serves, and a "degu" command -------------------------------------
 
-MYAPP = '''
-import os, time
+MYAPP = RELEASE_GATE + '''
 
 def build():
     def app(session, request, api):
         if request.path == ['slow']:
-            open('started', 'w').close()
-            for _ in range(3000):
-                if os.path.exists('release'):
-                    break
-                time.sleep(0.01)
+            wait_for_release()
         text = 'pid={}\\n'.format(os.getpid()) + ''.join(
             '{}={}\\n'.format(k, request.headers[k]) for k in sorted(request.headers))
         return (200, 'OK', {}, text.encode())

@@ -28,7 +28,7 @@ from degu.server import Server
 from degu.workers import SharedListener, Workers
 
 from .helpers import Background
-from .serving import GUARD, STOPPED, Serving, run_degu
+from .serving import GUARD, SLOW_APP_MODULE, STOPPED, Serving, run_degu
 
 LINUX = os.uname().sysname == 'Linux'
 
@@ -436,24 +436,9 @@ def test_run_until_signal_second_signal(tmp_path: Any) -> None:
 
 # -- degu serve --workers ----------------------------------------------------------------
 
-APP_MODULE = '''
-import os, time
-
-def app(session, request, api):
-    if request.path == ['slow']:
-        open('started', 'w').close()
-        for _ in range(3000):
-            if os.path.exists('release'):
-                break
-            time.sleep(0.01)
-        return (200, 'OK', {}, b'finished')
-    return (200, 'OK', {}, str(os.getpid()).encode())
-'''
-
-
 @pytest.fixture
 def appdir(tmp_path: Any) -> str:
-    (tmp_path / 'pidapp.py').write_text(APP_MODULE)
+    (tmp_path / 'pidapp.py').write_text(SLOW_APP_MODULE)
     return str(tmp_path)
 
 
