@@ -1271,17 +1271,21 @@ BIG_BAD_STREAMED_BODIES = [
 ]
 
 
+def fine_or_bad(body: Callable[[Any], Any]) -> Callable[..., Any]:
+    """An app: ``/ok`` answers ``fine``, any other path the body *body(api)*."""
+    def app(session: Session, request: Request, api: Any) -> Any:
+        if request.path == ['ok']:
+            return (200, 'OK', {}, b'fine')
+        return (200, 'OK', {}, body(api))
+    return app
+
+
 @pytest.mark.parametrize('body', BAD_STREAMED_BODIES)
 def test_bad_streamed_body_before_anything_was_sent(serve: Callable[..., Live],
                                                     body: Callable[[Any], Any]) -> None:
     # A small body fails before a byte of the response left: the preamble
     # and the queued data are dropped, and the client gets a clean 500.
-    def app(session: Session, request: Request, api: Any) -> Any:
-        if request.path == ['ok']:
-            return (200, 'OK', {}, b'fine')
-        return (200, 'OK', {}, body(api))
-
-    live = serve(app)
+    live = serve(fine_or_bad(body))
     conn = live.connect()
     assert conn.get('/ok', {}).body.read() == b'fine'
     assert conn.get('/bad', {}) == Response(500, 'Internal Server Error', {}, None)
@@ -1296,12 +1300,7 @@ def test_bad_streamed_body_cut_off(serve: Callable[..., Live],
                                    body: Callable[[Any], Any]) -> None:
     # Part of the response is on the wire: all the server can do is close,
     # and the client sees a body cut short.
-    def app(session: Session, request: Request, api: Any) -> Any:
-        if request.path == ['ok']:
-            return (200, 'OK', {}, b'fine')
-        return (200, 'OK', {}, body(api))
-
-    live = serve(app)
+    live = serve(fine_or_bad(body))
     conn = live.connect()
     assert conn.get('/ok', {}).body.read() == b'fine'
     with pytest.raises((ConnectionError, ValueError)):
