@@ -17,7 +17,7 @@ import signal
 import socket
 import threading
 import time
-from typing import Any, Callable, Iterator, List, Set
+from typing import Any, Callable, Dict, Iterator, List, Set, Type
 
 import pytest
 
@@ -217,22 +217,18 @@ def test_shared_listener_serves() -> None:
 
 # -- Workers, the library --------------------------------------------------------------
 
-def test_workers_bad_arguments() -> None:
-    with pytest.raises(TypeError) as e:
-        Workers(('127.0.0.1', 0), build_pid_app, workers='2')
-    assert str(e.value) == TYPE_ERROR.format('workers', int, str, '2')
-    with pytest.raises(ValueError) as e2:
-        Workers(('127.0.0.1', 0), build_pid_app, workers=0)
-    assert str(e2.value) == 'workers must be >= 1; got 0'
-    with pytest.raises(TypeError) as e:
-        Workers(('127.0.0.1', 0), 17)
-    assert str(e.value) == 'build_func: not callable: 17'
-    with pytest.raises(TypeError) as e:
-        Workers(('127.0.0.1', 0), build_pid_app, nope=1)
-    assert str(e.value) == 'unsupported Server() **options: nope'
-    with pytest.raises(ValueError) as e2:
-        Workers(('127.0.0.1', 0), build_pid_app, shutdown_timeout=0)
-    assert str(e2.value) == 'shutdown_timeout must be > 0; got 0'
+@pytest.mark.parametrize('build_func, options, exc, message', [
+    (build_pid_app, {'workers': '2'}, TypeError, TYPE_ERROR.format('workers', int, str, '2')),
+    (build_pid_app, {'workers': 0}, ValueError, 'workers must be >= 1; got 0'),
+    (17, {}, TypeError, 'build_func: not callable: 17'),
+    (build_pid_app, {'nope': 1}, TypeError, 'unsupported Server() **options: nope'),
+    (build_pid_app, {'shutdown_timeout': 0}, ValueError, 'shutdown_timeout must be > 0; got 0'),
+])
+def test_workers_bad_arguments(build_func: Any, options: Dict[str, Any],
+                               exc: Type[Exception], message: str) -> None:
+    with pytest.raises(exc) as e:
+        Workers(('127.0.0.1', 0), build_func, **options)
+    assert str(e.value) == message
 
 
 def test_workers_answer_from_each_process(supervised: Any) -> None:
