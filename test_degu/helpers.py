@@ -5,7 +5,8 @@ child processes."""
 import socket
 import subprocess
 import threading
-from typing import Any, List, TypeVar
+import time
+from typing import Any, Callable, List, TypeVar
 
 import pytest
 
@@ -143,14 +144,23 @@ def exchange(address: Any, data: bytes) -> bytes:
         sock.close()
 
 
-def wait_until(condition: Any, what: str = 'a condition') -> None:
-    """Poll *condition* (for up to PATIENCE seconds): a server updates its
-    sessions and logs after it sent the response the client already read."""
-    import time
-    deadline = time.monotonic() + PATIENCE
-    while not condition():
-        assert time.monotonic() < deadline, 'gave up waiting for ' + what
-        time.sleep(0.001)
+def wait_until(condition: Callable[[], Any], what: str = 'a condition',
+               patience: float = PATIENCE) -> Any:
+    """Poll *condition()* until it returns something true, and return that.
+
+    For what another thread or process does in its own time (a server
+    updates its sessions and logs after it sent the response the client
+    already read).  Fails the test, saying *what* it waited for, after
+    *patience* seconds.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail('gave up waiting for ' + what)
+        time.sleep(0.01)
 
 
 def reap(proc: 'subprocess.Popen[bytes]') -> None:

@@ -21,7 +21,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from typing import Any, Iterator, List, Tuple
 
 import pytest
@@ -30,6 +29,7 @@ from degu import cli
 from degu.client import Client
 from degu.server import Server
 
+from .helpers import wait_until
 from .serving import (
     GUARD, SLOW_APP_MODULE, Serving, activated_command, address_text, degu_env,
     run_degu,
@@ -682,14 +682,6 @@ def slowdir(tmp_path: Any) -> str:
     return str(tmp_path)
 
 
-def wait_for(predicate: Any, what: str) -> None:
-    for _ in range(GUARD * 100):
-        if predicate():
-            return
-        time.sleep(0.01)
-    raise AssertionError('gave up waiting for ' + what)
-
-
 def slow_request(address: Any, answers: List[Any]) -> threading.Thread:
     def request() -> None:
         try:
@@ -737,10 +729,10 @@ def test_serve_signal_lets_slow_request_finish(slowdir: str, signum: int) -> Non
     with Serving(slowdir, '--app', 'slowapp:app', '-a', '127.0.0.1:0') as s:
         answers: List[Any] = []
         thread = slow_request(s.address, answers)
-        wait_for(lambda: os.path.exists(os.path.join(slowdir, 'started')), 'slow')
+        wait_until(lambda: os.path.exists(os.path.join(slowdir, 'started')), 'slow', GUARD)
         s.send(signum)
         # Stopped accepting: a new connection is refused ...
-        wait_for(lambda: _refused(s.address), 'the listener to close')
+        wait_until(lambda: _refused(s.address), 'the listener to close', GUARD)
         # ... but the request in flight goes on.
         assert s.proc.poll() is None and answers == []
         open(os.path.join(slowdir, 'release'), 'w').close()
@@ -762,9 +754,9 @@ def test_serve_second_signal_stops_at_once(slowdir: str) -> None:
     with Serving(slowdir, '--app', 'slowapp:app', '-a', '127.0.0.1:0') as s:
         answers: List[Any] = []
         thread = slow_request(s.address, answers)
-        wait_for(lambda: os.path.exists(os.path.join(slowdir, 'started')), 'slow')
+        wait_until(lambda: os.path.exists(os.path.join(slowdir, 'started')), 'slow', GUARD)
         s.send(signal.SIGTERM)
-        wait_for(lambda: _refused(s.address), 'the listener to close')
+        wait_until(lambda: _refused(s.address), 'the listener to close', GUARD)
         s.send(signal.SIGTERM)
         assert s.wait() == 1
         thread.join(GUARD)
@@ -778,7 +770,7 @@ def test_serve_shutdown_timeout(slowdir: str) -> None:
                  '--shutdown-timeout', '0.2') as s:
         answers: List[Any] = []
         thread = slow_request(s.address, answers)
-        wait_for(lambda: os.path.exists(os.path.join(slowdir, 'started')), 'slow')
+        wait_until(lambda: os.path.exists(os.path.join(slowdir, 'started')), 'slow', GUARD)
         assert s.stop(signal.SIGTERM) == 0
         open(os.path.join(slowdir, 'release'), 'w').close()
         thread.join(GUARD)

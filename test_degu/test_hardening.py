@@ -46,7 +46,7 @@ from degu.limits import BUF_LEN
 from degu.misc import TempServer
 from degu.server import SLOT_WAIT, Server
 from test_degu import helpers
-from test_degu.helpers import PATIENCE, read_until_closed
+from test_degu.helpers import PATIENCE, read_until_closed, wait_until
 
 CONTINUE = b'HTTP/1.1 100 Continue\r\n\r\n'
 CURL = shutil.which('curl') or ''
@@ -104,14 +104,6 @@ def reset(sock: socket.socket) -> None:
     """Close with SO_LINGER 0: the peer gets a reset, not an orderly FIN."""
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
     sock.close()
-
-
-def wait_until(predicate: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + PATIENCE
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail('gave up waiting for ' + what)
-        time.sleep(0.01)
 
 
 def read_body(body: Any) -> bytes:

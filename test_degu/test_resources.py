@@ -45,7 +45,7 @@ from degu.client import Client
 from degu.limits import MAX_LOGGED_MESSAGE, MAX_IO_SIZE, MIN_BODY_RATE
 from degu.server import Server
 from degu.sockio import TOO_SLOW
-from test_degu.helpers import Live, read_until_closed, reap
+from test_degu.helpers import Live, read_until_closed, reap, wait_until
 
 # Bound for anything that should happen at once.  Only reached when a test
 # fails.
@@ -105,14 +105,6 @@ def status(pid: int) -> Dict[str, int]:
             if parts and parts[0].isdigit():
                 fields[name] = int(parts[0])
     return fields
-
-
-def wait_for(predicate: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + PATIENCE
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail('gave up waiting for ' + what)
-        time.sleep(0.01)
 
 
 class Records(logging.Handler):
@@ -307,7 +299,7 @@ class ChildServer:
         # Warm up: the first request loads and allocates what every request
         # needs; then only the accept loop's thread is left.
         self.request('PUT', b'hello')
-        wait_for(lambda: self.status()['Threads'] == 1, 'the warm-up to end')
+        wait_until(lambda: self.status()['Threads'] == 1, 'the warm-up to end', PATIENCE)
 
     def request(self, method: str, body: Any) -> bytes:
         conn = Client(self.address, timeout=60).connect()
@@ -353,7 +345,8 @@ def test_server_rss_follows_bytes_not_announced_sizes(child_server: ChildServer)
             sock.sendall('PUT / HTTP/1.1\r\ncontent-length: {}\r\n\r\n'.format(
                 MAX_IO_SIZE).encode() + b'x' * 45)
             socks.append(sock)
-        wait_for(lambda: child_server.status()['Threads'] == 21, 'a thread per connection')
+        wait_until(lambda: child_server.status()['Threads'] == 21, 'a thread per connection',
+                   PATIENCE)
         time.sleep(0.2)  # (each has read its 45 bytes and waits for more)
         during = child_server.status()
     finally:

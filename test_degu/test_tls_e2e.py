@@ -34,7 +34,7 @@ from degu.client import SSLClient
 from degu.server import SSLServer
 from degu.sslhelpers import TempPKI
 from degu.tls import build_client_sslctx, build_server_sslctx
-from test_degu.helpers import HAVE_IPV6
+from test_degu.helpers import HAVE_IPV6, wait_until
 
 pytestmark = pytest.mark.skipif(
     shutil.which('openssl') is None, reason='TempPKI needs the openssl binary'
@@ -164,7 +164,8 @@ def serving(sslctx: Any, address: Any, app: Callable[..., Any],
         server.shutdown()
         thread.join(GUARD)
         assert not thread.is_alive()
-        wait_for(lambda: threading.active_count() <= threads)
+        wait_until(lambda: threading.active_count() <= threads,
+                   'the connection threads to end', GUARD)
 
 
 def get(client: SSLClient, uri: str = '/') -> Tuple[Any, bytes]:
@@ -191,15 +192,6 @@ def read_until_closed(sock: socket.socket) -> bytes:
     return received
 
 
-def wait_for(predicate: Callable[[], bool]) -> None:
-    """Wait until *predicate()* holds (server threads log asynchronously)."""
-    deadline = time.monotonic() + GUARD
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError('condition not met within {} s'.format(GUARD))
-        time.sleep(0.01)
-
-
 def end_records(caplog: pytest.LogCaptureFixture,
                 address: Any) -> List[logging.LogRecord]:
     """The records ending the connection from *address* (a client's sockname).
@@ -216,7 +208,8 @@ def end_records(caplog: pytest.LogCaptureFixture,
 
 def wait_end_record(caplog: pytest.LogCaptureFixture,
                     address: Any) -> logging.LogRecord:
-    wait_for(lambda: len(end_records(caplog, address)) > 0)
+    wait_until(lambda: len(end_records(caplog, address)) > 0,
+               'the end of the connection to be logged', GUARD)
     records = end_records(caplog, address)
     assert len(records) == 1
     return records[0]

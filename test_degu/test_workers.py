@@ -27,7 +27,7 @@ from degu.errors import TYPE_ERROR
 from degu.server import Server
 from degu.workers import SharedListener, Workers
 
-from .helpers import Background
+from .helpers import Background, wait_until
 from .serving import GUARD, SLOW_APP_MODULE, STOPPED, Serving, run_degu
 
 LINUX = os.uname().sysname == 'Linux'
@@ -61,16 +61,6 @@ def pids_seen(address: Any, want: int, client: Any = None) -> Set[int]:
         if len(seen) >= want:
             break
     return seen
-
-
-def wait_until(predicate: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + GUARD
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError('gave up waiting for ' + what)
 
 
 @pytest.fixture
@@ -307,7 +297,7 @@ def test_dead_worker_is_replaced(supervised: Any) -> None:
     first = set(w.pids)
     victim = min(first)
     os.kill(victim, signal.SIGKILL)
-    wait_until(lambda: victim not in w.pids and len(w.pids) == 2, 'a new worker')
+    wait_until(lambda: victim not in w.pids and len(w.pids) == 2, 'a new worker', GUARD)
     assert len(first & set(w.pids)) == 1
     assert pids_seen(w.address, 2) == set(w.pids)
 
@@ -331,7 +321,7 @@ def test_crashing_worker_backs_off(supervised: Any, tmp_path: Any,
                  if r.name == 'degu.workers' and 'restarting in' in r.getMessage()]
         return found if len(found) >= 4 else []
 
-    lines = wait_until(restarts, 'four restarts')
+    lines = wait_until(restarts, 'four restarts', GUARD)
     delays = [float(re.search(r'restarting in ([0-9.]+) s$', line).group(1))  # type: ignore
               for line in lines[:4]]
     assert delays == [0.1, 0.2, 0.4, 0.8]
@@ -364,10 +354,10 @@ def test_shutdown_lets_requests_finish(tmp_path: Any) -> None:
 
     thread = threading.Thread(target=slow)
     thread.start()
-    wait_until(lambda: os.path.exists(started), 'the slow request')
+    wait_until(lambda: os.path.exists(started), 'the slow request', GUARD)
     stopper = threading.Thread(target=lambda: answers.append(w.shutdown()))
     stopper.start()
-    wait_until(lambda: len(w.pids) == 1, 'the idle worker to stop')
+    wait_until(lambda: len(w.pids) == 1, 'the idle worker to stop', GUARD)
     assert answers == []  # the busy worker is still finishing its request
     open(release, 'w').close()
     thread.join(GUARD)
@@ -417,7 +407,7 @@ def test_run_until_signal_second_signal(tmp_path: Any) -> None:
     thread.start()
 
     def signal_twice() -> None:
-        wait_until(lambda: os.path.exists(started), 'the slow request')
+        wait_until(lambda: os.path.exists(started), 'the slow request', GUARD)
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.1)
         os.kill(os.getpid(), signal.SIGINT)
@@ -483,10 +473,10 @@ def test_serve_workers_sigterm_lets_slow_request_finish(appdir: str) -> None:
         thread = threading.Thread(target=lambda: answers.append(
             Client(s.address).connect().get('/slow', {}).body.read()))
         thread.start()
-        wait_until(lambda: os.path.exists(os.path.join(appdir, 'started')), 'slow')
+        wait_until(lambda: os.path.exists(os.path.join(appdir, 'started')), 'slow', GUARD)
         s.send(signal.SIGTERM)
         wait_until(lambda: 'stopped: exited with status 0' in s.stderr(),
-                   'the idle worker to stop')
+                   'the idle worker to stop', GUARD)
         assert s.proc.poll() is None and answers == []
         open(os.path.join(appdir, 'release'), 'w').close()
         thread.join(GUARD)
@@ -501,12 +491,12 @@ def test_serve_workers_killed_worker_is_replaced(appdir: str) -> None:
         victim = min(pids)
         os.kill(victim, signal.SIGKILL)
         log = wait_until(lambda: 'restarting in' in s.stderr() and s.stderr(),
-                         'the restart')
+                         'the restart', GUARD)
         assert 'Worker 1 (pid {}) was killed by SIGKILL after'.format(victim) in log \
             or 'Worker 2 (pid {}) was killed by SIGKILL after'.format(victim) in log
         new = wait_until(lambda: pids_seen(s.address, 2) - {victim}
                          if len(pids_seen(s.address, 2) - {victim}) == 2 else None,
-                         'two live workers')
+                         'two live workers', GUARD)
         assert victim not in new and len(new & pids) == 1
         assert s.stop() == 0
 
