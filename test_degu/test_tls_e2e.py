@@ -34,7 +34,7 @@ from degu.client import SSLClient
 from degu.server import SSLServer
 from degu.sslhelpers import TempPKI
 from degu.tls import build_client_sslctx, build_server_sslctx
-from test_degu.helpers import HAVE_IPV6, wait_until
+from test_degu.helpers import HAVE_IPV6, recv_all, wait_until
 
 pytestmark = pytest.mark.skipif(
     shutil.which('openssl') is None, reason='TempPKI needs the openssl binary'
@@ -176,20 +176,6 @@ def get(client: SSLClient, uri: str = '/') -> Tuple[Any, bytes]:
         return (response, response.body.read())
     finally:
         conn.close()
-
-
-def read_until_closed(sock: socket.socket) -> bytes:
-    """Everything the peer sends until it closes (a reset counts as closing)."""
-    received = b''
-    try:
-        while True:
-            data = sock.recv(4096)
-            if not data:
-                break
-            received += data
-    except ConnectionResetError:
-        pass
-    return received
 
 
 def end_records(caplog: pytest.LogCaptureFixture,
@@ -585,7 +571,7 @@ def test_plaintext_http_to_tls_port(pki: TempPKI,
             with socket.create_connection(server.address, timeout=GUARD) as raw:
                 sockname = raw.getsockname()
                 raw.sendall(b'GET / HTTP/1.1\r\nhost: example.com\r\n\r\n')
-                received = read_until_closed(raw)
+                received = recv_all(raw)
             assert not received.startswith(b'HTTP/')
             # The open connection is unaffected, and new ones are welcome.
             r = conn.get('/after', {})
@@ -614,7 +600,7 @@ def test_stalled_handshakes_time_out(pki: TempPKI,
                    for _ in range(2)]
         try:
             for sock in stalled:
-                assert read_until_closed(sock) == b''
+                assert recv_all(sock) == b''
             socknames = [sock.getsockname() for sock in stalled]
         finally:
             for sock in stalled:
@@ -674,7 +660,7 @@ def test_trickled_handshake_times_out(pki: TempPKI) -> None:
                 for i in range(len(hello)):
                     sock.sendall(hello[i:i + 1])
                     time.sleep(GUARD / len(hello))
-                read_until_closed(sock)  # not reached unless the server waited
+                recv_all(sock)  # not reached unless the server waited
     assert app.seen == []
 
 
