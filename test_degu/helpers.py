@@ -126,6 +126,17 @@ def recv_all(sock: socket.socket) -> bytes:
     return b''.join(parts)
 
 
+def recv_exactly(sock: socket.socket, size: int) -> bytes:
+    """Read exactly *size* bytes (under the socket's own timeout); fails the
+    test if the peer closes first."""
+    data = b''
+    while len(data) < size:
+        more = sock.recv(size - len(data))
+        assert more, 'connection closed after {!r}'.format(data)
+        data += more
+    return data
+
+
 def read_until_closed(sock: socket.socket, patience: float = PATIENCE) -> bytes:
     """``recv_all()`` with the socket's timeout set to *patience* seconds."""
     sock.settimeout(patience)

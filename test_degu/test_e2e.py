@@ -45,7 +45,9 @@ from degu.base import (
 from degu.client import Client, Connection, Response
 from degu.errors import ConnectionClosedError
 from degu.server import Request, Server, Session
-from test_degu.helpers import HAVE_IPV6, PATIENCE, Live, answer, recv_all, wait_until
+from test_degu.helpers import (
+    HAVE_IPV6, PATIENCE, Live, answer, recv_all, recv_exactly, wait_until,
+)
 
 HAVE_ABSTRACT = os.uname().sysname == 'Linux'
 CURL = shutil.which('curl')
@@ -108,15 +110,6 @@ def serve(new_address: Callable[[], Any]) -> Iterator[Callable[..., Live]]:
 
 # ---------------------------------------------------------------------------
 # Helpers
-
-def recv_exactly(sock: socket.socket, size: int) -> bytes:
-    data = b''
-    while len(data) < size:
-        more = sock.recv(size - len(data))
-        assert more, 'connection closed after {!r}'.format(data)
-        data += more
-    return data
-
 
 def assert_server_closed(sock: socket.socket) -> None:
     """The server closed *sock* without sending anything (more)."""

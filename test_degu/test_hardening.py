@@ -46,7 +46,7 @@ from degu.limits import BUF_LEN
 from degu.misc import TempServer
 from degu.server import SLOT_WAIT, Server
 from test_degu import helpers
-from test_degu.helpers import PATIENCE, read_until_closed, wait_until
+from test_degu.helpers import PATIENCE, read_until_closed, recv_exactly, wait_until
 
 CONTINUE = b'HTTP/1.1 100 Continue\r\n\r\n'
 CURL = shutil.which('curl') or ''
@@ -75,17 +75,6 @@ def check_echo(conn: Connection, uri: str) -> None:
     response = conn.get(uri, {})
     assert response.status == 200
     assert response.body.read() == uri.encode()
-
-
-def recv_exactly(sock: socket.socket, size: int) -> bytes:
-    sock.settimeout(PATIENCE)
-    data = b''
-    while len(data) < size:
-        more = sock.recv(size - len(data))
-        if not more:
-            break
-        data += more
-    return data
 
 
 def send_quietly(sock: socket.socket, pieces: Tuple[bytes, ...],
