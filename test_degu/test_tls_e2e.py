@@ -34,7 +34,7 @@ from degu.client import SSLClient
 from degu.server import SSLServer
 from degu.sslhelpers import TempPKI
 from degu.tls import build_client_sslctx, build_server_sslctx
-from test_degu.helpers import HAVE_IPV6, recv_all, wait_until
+from test_degu.helpers import HAVE_IPV6, Background, recv_all, wait_until
 
 pytestmark = pytest.mark.skipif(
     shutil.which('openssl') is None, reason='TempPKI needs the openssl binary'
@@ -155,15 +155,10 @@ def serving(sslctx: Any, address: Any, app: Callable[..., Any],
     logs into the next one.
     """
     threads = threading.active_count()
-    server = SSLServer(sslctx, address, app, **options)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield server
+        with Background(SSLServer(sslctx, address, app, **options), GUARD) as running:
+            yield running.server
     finally:
-        server.shutdown()
-        thread.join(GUARD)
-        assert not thread.is_alive()
         wait_until(lambda: threading.active_count() <= threads,
                    'the connection threads to end', GUARD)
 
