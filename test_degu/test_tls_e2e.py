@@ -35,6 +35,7 @@ from degu.server import SSLServer
 from degu.sslhelpers import TempPKI
 from degu.tls import build_client_sslctx, build_server_sslctx
 from test_degu.helpers import HAVE_IPV6, Background, recv_all, wait_until
+from test_degu.test_tls import ALLOWED_TLS12, TLS13_SUITES
 
 pytestmark = pytest.mark.skipif(
     shutil.which('openssl') is None, reason='TempPKI needs the openssl binary'
@@ -46,21 +47,6 @@ IPv6 = ('::1', 0, 0, 0)
 # Upper bound for anything a test waits for (a guard against hanging, not
 # an expectation about speed).
 GUARD = 10
-
-# The TLS 1.2 suites Degu allows (SPEC §13.1) and OpenSSL's TLS 1.3 suites.
-ALLOWED_TLS12 = frozenset([
-    'ECDHE-RSA-AES128-GCM-SHA256',
-    'ECDHE-RSA-AES256-GCM-SHA384',
-    'ECDHE-ECDSA-AES128-GCM-SHA256',
-    'ECDHE-ECDSA-AES256-GCM-SHA384',
-    'ECDHE-ECDSA-CHACHA20-POLY1305',
-    'ECDHE-RSA-CHACHA20-POLY1305',
-])
-TLS13_SUITES = frozenset([
-    'TLS_AES_256_GCM_SHA384',
-    'TLS_AES_128_GCM_SHA256',
-    'TLS_CHACHA20_POLY1305_SHA256',
-])
 
 SECURITY_WARNING = 'Security concern: sslctx allows unauthenticated clients!'
 
