@@ -29,7 +29,7 @@ from degu import cli
 from degu.client import Client
 from degu.server import Server
 
-from .helpers import wait_until
+from .helpers import Live, wait_until
 from .serving import (
     GUARD, SLOW_APP_MODULE, Serving, activated_command, address_text, degu_env,
     run_degu,
@@ -129,12 +129,8 @@ def _thread_app(session: Any, request: Any, api: Any) -> Any:
 @pytest.fixture(scope='module')
 def thread_server() -> Iterator[Server]:
     """A plain Server in a thread of this process, for ``request`` tests."""
-    server = Server(('127.0.0.1', 0), _thread_app)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    thread.join()
+    with Live(('127.0.0.1', 0), _thread_app) as running:
+        yield running.server
 
 
 def request_inproc(*argv: str, stdin: bytes = b'') -> Tuple[int, bytes, str]:
