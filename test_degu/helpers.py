@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""Helpers shared by the end-to-end tests: live servers, raw sockets and
-child processes."""
+"""Helpers shared by the test modules: live servers, raw sockets, polling
+and child processes."""
 
 import socket
 import subprocess
@@ -48,6 +48,7 @@ def answer(status: int, reason: str = '') -> bytes:
     return 'HTTP/1.1 {} {}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n'.format(
         status, reason or REASONS[status]
     ).encode()
+
 
 T = TypeVar('T', bound='Background')
 
@@ -126,6 +127,12 @@ def recv_all(sock: socket.socket) -> bytes:
     return b''.join(parts)
 
 
+def read_until_closed(sock: socket.socket, patience: float = PATIENCE) -> bytes:
+    """``recv_all()`` with the socket's timeout set to *patience* seconds."""
+    sock.settimeout(patience)
+    return recv_all(sock)
+
+
 def recv_exactly(sock: socket.socket, size: int) -> bytes:
     """Read exactly *size* bytes (under the socket's own timeout); fails the
     test if the peer closes first."""
@@ -135,12 +142,6 @@ def recv_exactly(sock: socket.socket, size: int) -> bytes:
         assert more, 'connection closed after {!r}'.format(data)
         data += more
     return data
-
-
-def read_until_closed(sock: socket.socket, patience: float = PATIENCE) -> bytes:
-    """``recv_all()`` with the socket's timeout set to *patience* seconds."""
-    sock.settimeout(patience)
-    return recv_all(sock)
 
 
 def exchange(address: Any, data: bytes) -> bytes:
