@@ -213,7 +213,7 @@ def test_shared_listener_serves() -> None:
     (17, {}, TypeError, 'build_func: not callable: 17'),
     (build_pid_app, {'nope': 1}, TypeError, 'unsupported Server() **options: nope'),
     (build_pid_app, {'shutdown_timeout': 0}, ValueError, 'shutdown_timeout must be > 0; got 0'),
-])
+], ids=['workers-str', 'workers-0', 'not-callable', 'unknown-option', 'shutdown_timeout-0'])
 def test_workers_bad_arguments(build_func: Any, options: Dict[str, Any],
                                exc: Type[Exception], message: str) -> None:
     with pytest.raises(exc) as e:
