@@ -1,9 +1,14 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""Helpers shared by the end-to-end tests: live servers and raw sockets."""
+"""Helpers shared by the test modules: live servers, raw sockets, polling
+and child processes."""
 
 import socket
+import subprocess
 import threading
-from typing import Any, List, Tuple
+import time
+from typing import Any, Callable, List, Tuple, TypeVar
+
+import pytest
 
 from degu.client import Client, Connection
 from degu.server import Server
@@ -11,6 +16,22 @@ from degu.server import Server
 # Bound for anything that should happen at once (a server answering or
 # closing, a thread ending).  Only reached when a test fails.
 PATIENCE = 5.0
+
+
+def _have_ipv6() -> bool:
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.bind(('::1', 0))
+    except OSError:
+        return False
+    return True
+
+
+# Whether this host can bind the IPv6 loopback address (tests of ::1 skip
+# without it).
+HAVE_IPV6 = _have_ipv6()
 
 # The reason phrase of each status the server answers errors with.
 REASONS = {
@@ -29,16 +50,47 @@ def answer(status: int, reason: str = '') -> bytes:
     ).encode()
 
 
-class Live:
-    """A ``Server`` whose ``serve_forever()`` runs in a daemon thread."""
+T = TypeVar('T', bound='Background')
 
-    def __init__(self, address: Any, app: Any, **options: Any) -> None:
-        self.server = Server(address, app, **options)
-        self.address = self.server.address
+
+class Background:
+    """*server*'s ``serve_forever()`` running in a daemon thread, until
+    ``stop()`` (or the end of a ``with`` block).
+
+    *server* is anything with ``serve_forever()`` and ``shutdown()``: a
+    ``Server``, a ``Workers``.  ``stop()`` fails the test when
+    ``serve_forever()`` has not returned *patience* seconds after
+    ``shutdown()`` did.
+    """
+
+    def __init__(self, server: Any, patience: float = PATIENCE) -> None:
+        self.server = server
+        self.patience = patience
         self.thread = threading.Thread(
             target=self.server.serve_forever, daemon=True
         )
         self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(self.patience)
+        assert not self.thread.is_alive(), 'serve_forever() did not return'
+
+    def __enter__(self: T) -> T:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+
+class Live(Background):
+    """A ``Server`` whose ``serve_forever()`` runs in a daemon thread."""
+
+    server: Server
+
+    def __init__(self, address: Any, app: Any, **options: Any) -> None:
+        super().__init__(Server(address, app, **options))
+        self.address = self.server.address
 
     def client(self, **options: Any) -> Client:
         options.setdefault('timeout', PATIENCE)
@@ -51,24 +103,45 @@ class Live:
         """A plain connected socket (timeout PATIENCE) for byte-level checks."""
         return self.client().create_socket()
 
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.thread.join(PATIENCE)
-        assert not self.thread.is_alive(), 'serve_forever() did not return'
-
 
 def recv_all(sock: socket.socket) -> bytes:
-    """Read until the peer closes (EOF or reset); raises on timeout."""
+    """Read until the peer closes (EOF or reset).
+
+    Fails the test, showing what did arrive, when the peer neither closes
+    nor sends within the socket's timeout: a server must never sit on a
+    request it refused.
+    """
     parts: List[bytes] = []
     while True:
         try:
             data = sock.recv(65536)
         except ConnectionResetError:
             break
+        except socket.timeout:
+            pytest.fail('peer neither closed nor answered; got {!r}'.format(
+                b''.join(parts)[:200]
+            ))
         if not data:
             break
         parts.append(data)
     return b''.join(parts)
+
+
+def read_until_closed(sock: socket.socket, patience: float = PATIENCE) -> bytes:
+    """``recv_all()`` with the socket's timeout set to *patience* seconds."""
+    sock.settimeout(patience)
+    return recv_all(sock)
+
+
+def recv_exactly(sock: socket.socket, size: int) -> bytes:
+    """Read exactly *size* bytes (under the socket's own timeout); fails the
+    test if the peer closes first."""
+    data = b''
+    while len(data) < size:
+        more = sock.recv(size - len(data))
+        assert more, 'connection closed after {!r}'.format(data)
+        data += more
+    return data
 
 
 def exchange(address: Any, data: bytes) -> bytes:
@@ -83,14 +156,32 @@ def exchange(address: Any, data: bytes) -> bytes:
         sock.close()
 
 
-def wait_until(condition: Any, what: str = 'a condition') -> None:
-    """Poll *condition* (for up to PATIENCE seconds): a server updates its
-    sessions and logs after it sent the response the client already read."""
-    import time
-    deadline = time.monotonic() + PATIENCE
-    while not condition():
-        assert time.monotonic() < deadline, 'gave up waiting for ' + what
-        time.sleep(0.001)
+def wait_until(condition: Callable[[], Any], what: str = 'a condition',
+               patience: float = PATIENCE) -> Any:
+    """Poll *condition()* until it returns something true, and return that.
+
+    For what another thread or process does in its own time (a server
+    updates its sessions and logs after it sent the response the client
+    already read).  Fails the test, saying *what* it waited for, after
+    *patience* seconds.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail('gave up waiting for ' + what)
+        time.sleep(0.01)
+
+
+def reap(proc: 'subprocess.Popen[bytes]') -> None:
+    """Kill *proc* if it still runs, wait for it, and close its stdout pipe."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 def tcp_pair() -> Tuple[socket.socket, socket.socket]:

@@ -18,6 +18,8 @@ from typing import Any, Dict, List, Optional
 
 from degu.addresses import parse_address
 
+from .helpers import reap
+
 TREE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # How long any one subprocess may take before the test fails (not a timing
@@ -26,6 +28,33 @@ GUARD = 30
 
 SERVING = 'Serving on '
 STOPPED = 'Stopped serving on '
+
+
+# The source of app modules that a test writes into the directory ``degu
+# serve`` runs in.  ``wait_for_release()``, called for a request, creates the
+# file ``started`` and then waits (up to 30 s) until the test creates the
+# file ``release``: a request in flight while the test signals the server.
+RELEASE_GATE = '''
+import os, time
+
+def wait_for_release():
+    open('started', 'w').close()
+    for _ in range(3000):
+        if os.path.exists('release'):
+            break
+        time.sleep(0.01)
+'''
+
+# An app module: ``/slow`` waits for the release and answers ``finished``;
+# any other path answers the pid of the process that served it.
+SLOW_APP_MODULE = RELEASE_GATE + '''
+
+def app(session, request, api):
+    if request.path == ['slow']:
+        wait_for_release()
+        return (200, 'OK', {}, b'finished')
+    return (200, 'OK', {}, str(os.getpid()).encode())
+'''
 
 
 def degu_env(**extra: str) -> Dict[str, str]:
@@ -166,11 +195,7 @@ class Serving:
         return self.proc.stdout.read().decode()
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        reap(self.proc)
         self.stderr_file.close()
 
     def __enter__(self) -> 'Serving':

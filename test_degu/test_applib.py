@@ -47,7 +47,7 @@ from degu.base import (
 )
 from degu.client import Client, Connection, Response
 from degu.server import Request, Server, Session
-from test_degu.helpers import wait_until
+from test_degu.helpers import Background, wait_until
 
 METHODS = ('GET', 'HEAD', 'PUT', 'POST', 'DELETE')
 HAVE_PROC_FD = os.path.isdir('/proc/self/fd')
@@ -1193,15 +1193,8 @@ def test_served_file_dropped_silently() -> None:
 
 @contextlib.contextmanager
 def serving(address: Any, app: Any, **options: Any) -> Iterator[Server]:
-    server = Server(address, app, **options)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        thread.join(10)
-        assert not thread.is_alive()
+    with Background(Server(address, app, **options), 10) as running:
+        yield running.server
 
 
 @pytest.fixture

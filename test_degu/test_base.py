@@ -16,6 +16,7 @@ import pytest
 
 import degu.base
 from degu import base
+from test_degu.test_limits import SPEC_LIMITS
 
 # (name in degu.base, defining module)
 EXPORTS = [
@@ -200,28 +201,9 @@ def test_same_module_object() -> None:
     assert degu.base is importlib.import_module('degu.base')
 
 
-@pytest.mark.parametrize('name, value', [
-    ('BUF_LEN', 32768),
-    ('SCRATCH_LEN', 64),
+@pytest.mark.parametrize('name, value', SPEC_LIMITS + [
     ('MAX_HEADER_NAME_LEN', 64),
     ('MAX_URI_LEN', 8192),
-    ('MAX_LINE_LEN', 4096),
-    ('MAX_CL_LEN', 16),
-    ('MAX_LENGTH', 9999999999999999),
-    ('MAX_HEADER_COUNT', 20),
-    ('IO_SIZE', 1048576),
-    ('MAX_IO_SIZE', 16777216),
-    ('BODY_READY', 0),
-    ('BODY_STARTED', 1),
-    ('BODY_CONSUMED', 2),
-    ('BODY_ERROR', 3),
-    ('GET_BIT', 1),
-    ('PUT_BIT', 2),
-    ('POST_BIT', 4),
-    ('HEAD_BIT', 8),
-    ('DELETE_BIT', 16),
-    ('PUT_POST_MASK', 6),
-    ('ROUTER_MAX_DEPTH', 10),
 ])
 def test_limits(name: Any, value: Any) -> None:
     got = getattr(base, name)

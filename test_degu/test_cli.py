@@ -21,7 +21,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from typing import Any, Iterator, List, Tuple
 
 import pytest
@@ -30,8 +29,10 @@ from degu import cli
 from degu.client import Client
 from degu.server import Server
 
+from .helpers import Live, wait_until
 from .serving import (
-    GUARD, Serving, activated_command, address_text, degu_env, run_degu,
+    GUARD, SLOW_APP_MODULE, Serving, activated_command, address_text, degu_env,
+    run_degu,
 )
 
 CURL = shutil.which('curl')
@@ -128,12 +129,8 @@ def _thread_app(session: Any, request: Any, api: Any) -> Any:
 @pytest.fixture(scope='module')
 def thread_server() -> Iterator[Server]:
     """A plain Server in a thread of this process, for ``request`` tests."""
-    server = Server(('127.0.0.1', 0), _thread_app)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    thread.join()
+    with Live(('127.0.0.1', 0), _thread_app) as running:
+        yield running.server
 
 
 def request_inproc(*argv: str, stdin: bytes = b'') -> Tuple[int, bytes, str]:
@@ -671,36 +668,14 @@ def test_serve_missing_cert_inprocess(cliapp: Any, tmp_path: Any) -> None:
 
 # -- serve: the access log, graceful stops, socket activation, peer uids ------------
 
-SLOW_MODULE = '''
-import os, time
-
-def app(session, request, api):
-    if request.path == ['slow']:
-        open('started', 'w').close()
-        for _ in range(3000):
-            if os.path.exists('release'):
-                break
-            time.sleep(0.01)
-        return (200, 'OK', {}, b'finished')
-    return (200, 'OK', {}, str(os.getpid()).encode())
-'''
-
 ACCESS_LINE = (r'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO degu\.access: '
                r'127\.0\.0\.1:\d+ "(GET|PUT) (/\S*)" (\d{3}) (\d+) \d+\.\d{6}')
 
 
 @pytest.fixture
 def slowdir(tmp_path: Any) -> str:
-    (tmp_path / 'slowapp.py').write_text(SLOW_MODULE)
+    (tmp_path / 'slowapp.py').write_text(SLOW_APP_MODULE)
     return str(tmp_path)
-
-
-def wait_for(predicate: Any, what: str) -> None:
-    for _ in range(GUARD * 100):
-        if predicate():
-            return
-        time.sleep(0.01)
-    raise AssertionError('gave up waiting for ' + what)
 
 
 def slow_request(address: Any, answers: List[Any]) -> threading.Thread:
@@ -750,10 +725,10 @@ def test_serve_signal_lets_slow_request_finish(slowdir: str, signum: int) -> Non
     with Serving(slowdir, '--app', 'slowapp:app', '-a', '127.0.0.1:0') as s:
         answers: List[Any] = []
         thread = slow_request(s.address, answers)
-        wait_for(lambda: os.path.exists(os.path.join(slowdir, 'started')), 'slow')
+        wait_until(lambda: os.path.exists(os.path.join(slowdir, 'started')), 'slow', GUARD)
         s.send(signum)
         # Stopped accepting: a new connection is refused ...
-        wait_for(lambda: _refused(s.address), 'the listener to close')
+        wait_until(lambda: _refused(s.address), 'the listener to close', GUARD)
         # ... but the request in flight goes on.
         assert s.proc.poll() is None and answers == []
         open(os.path.join(slowdir, 'release'), 'w').close()
@@ -775,9 +750,9 @@ def test_serve_second_signal_stops_at_once(slowdir: str) -> None:
     with Serving(slowdir, '--app', 'slowapp:app', '-a', '127.0.0.1:0') as s:
         answers: List[Any] = []
         thread = slow_request(s.address, answers)
-        wait_for(lambda: os.path.exists(os.path.join(slowdir, 'started')), 'slow')
+        wait_until(lambda: os.path.exists(os.path.join(slowdir, 'started')), 'slow', GUARD)
         s.send(signal.SIGTERM)
-        wait_for(lambda: _refused(s.address), 'the listener to close')
+        wait_until(lambda: _refused(s.address), 'the listener to close', GUARD)
         s.send(signal.SIGTERM)
         assert s.wait() == 1
         thread.join(GUARD)
@@ -791,7 +766,7 @@ def test_serve_shutdown_timeout(slowdir: str) -> None:
                  '--shutdown-timeout', '0.2') as s:
         answers: List[Any] = []
         thread = slow_request(s.address, answers)
-        wait_for(lambda: os.path.exists(os.path.join(slowdir, 'started')), 'slow')
+        wait_until(lambda: os.path.exists(os.path.join(slowdir, 'started')), 'slow', GUARD)
         assert s.stop(signal.SIGTERM) == 0
         open(os.path.join(slowdir, 'release'), 'w').close()
         thread.join(GUARD)

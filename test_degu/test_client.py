@@ -32,21 +32,9 @@ from degu.base import (
 )
 from degu.client import Client, Connection, Response
 from degu.errors import ConnectionClosedError
+from test_degu.helpers import HAVE_IPV6
 
 HAVE_ABSTRACT = os.uname().sysname == 'Linux'
-
-
-
-def _have_ipv6() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
-            sock.bind(('::1', 0))
-    except OSError:
-        return False
-    return True
-
-
-HAVE_IPV6 = _have_ipv6()
 
 
 class FakeSock:

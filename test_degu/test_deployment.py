@@ -34,7 +34,10 @@ import pytest
 from degu import cli
 from degu.client import Client, SSLClient
 
-from .serving import GUARD, STOPPED, TREE, Serving, activated_command, degu_env
+from .helpers import HAVE_IPV6, reap
+from .serving import (
+    GUARD, RELEASE_GATE, STOPPED, TREE, Serving, activated_command, degu_env,
+)
 
 PAGE = os.path.join(TREE, 'doc', 'deployment.rst')
 NGINX = shutil.which('nginx') or ('/usr/sbin/nginx' if os.path.exists('/usr/sbin/nginx')
@@ -118,17 +121,12 @@ def test_page_files() -> None:
 
 # -- the app the page serves, and a "degu" command -------------------------------------
 
-MYAPP = '''
-import os, time
+MYAPP = RELEASE_GATE + '''
 
 def build():
     def app(session, request, api):
         if request.path == ['slow']:
-            open('started', 'w').close()
-            for _ in range(3000):
-                if os.path.exists('release'):
-                    break
-                time.sleep(0.01)
+            wait_for_release()
         text = 'pid={}\\n'.format(os.getpid()) + ''.join(
             '{}={}\\n'.format(k, request.headers[k]) for k in sorted(request.headers))
         return (200, 'OK', {}, text.encode())
@@ -290,11 +288,7 @@ def test_socket_activate_command(site: str) -> None:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(GUARD) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        reap(proc)
     with open(stderr_name) as fp:
         log = fp.read()
     assert 'Serving the socket systemd passed: fd 3' in log
@@ -437,16 +431,7 @@ def _wait_for_port(port: int, proc: Any) -> None:
 
 # -- TLS with client certificates ----------------------------------------------------------
 
-def _have_ipv6() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6) as sock:
-            sock.bind(('::1', 0))
-    except OSError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _have_ipv6(), reason='no IPv6 loopback')
+@pytest.mark.skipif(not HAVE_IPV6, reason='no IPv6 loopback')
 def test_tls_commands(site: str, pki: Any) -> None:
     (serve, request) = command_for('test_tls_commands')
     server = pki.server_sslconfig

@@ -45,21 +45,13 @@ from degu.base import (
 from degu.client import Client, Connection, Response
 from degu.errors import ConnectionClosedError
 from degu.server import Request, Server, Session
-from test_degu.helpers import PATIENCE, Live, answer, recv_all, wait_until
+from test_degu.helpers import (
+    HAVE_IPV6, PATIENCE, Live, answer, recv_all, recv_exactly, wait_until,
+)
 
 HAVE_ABSTRACT = os.uname().sysname == 'Linux'
 CURL = shutil.which('curl')
 
-def _have_ipv6() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
-            sock.bind(('::1', 0))
-    except OSError:
-        return False
-    return True
-
-
-HAVE_IPV6 = _have_ipv6()
 
 FAMILIES = ['inet', 'inet6', 'unix', 'abstract']
 UNIX_FAMILIES = ('unix', 'abstract')
@@ -118,15 +110,6 @@ def serve(new_address: Callable[[], Any]) -> Iterator[Callable[..., Live]]:
 
 # ---------------------------------------------------------------------------
 # Helpers
-
-def recv_exactly(sock: socket.socket, size: int) -> bytes:
-    data = b''
-    while len(data) < size:
-        more = sock.recv(size - len(data))
-        assert more, 'connection closed after {!r}'.format(data)
-        data += more
-    return data
-
 
 def assert_server_closed(sock: socket.socket) -> None:
     """The server closed *sock* without sending anything (more)."""
@@ -1281,17 +1264,21 @@ BIG_BAD_STREAMED_BODIES = [
 ]
 
 
+def fine_or_bad(body: Callable[[Any], Any]) -> Callable[..., Any]:
+    """An app: ``/ok`` answers ``fine``, any other path the body *body(api)*."""
+    def app(session: Session, request: Request, api: Any) -> Any:
+        if request.path == ['ok']:
+            return (200, 'OK', {}, b'fine')
+        return (200, 'OK', {}, body(api))
+    return app
+
+
 @pytest.mark.parametrize('body', BAD_STREAMED_BODIES)
 def test_bad_streamed_body_before_anything_was_sent(serve: Callable[..., Live],
                                                     body: Callable[[Any], Any]) -> None:
     # A small body fails before a byte of the response left: the preamble
     # and the queued data are dropped, and the client gets a clean 500.
-    def app(session: Session, request: Request, api: Any) -> Any:
-        if request.path == ['ok']:
-            return (200, 'OK', {}, b'fine')
-        return (200, 'OK', {}, body(api))
-
-    live = serve(app)
+    live = serve(fine_or_bad(body))
     conn = live.connect()
     assert conn.get('/ok', {}).body.read() == b'fine'
     assert conn.get('/bad', {}) == Response(500, 'Internal Server Error', {}, None)
@@ -1306,12 +1293,7 @@ def test_bad_streamed_body_cut_off(serve: Callable[..., Live],
                                    body: Callable[[Any], Any]) -> None:
     # Part of the response is on the wire: all the server can do is close,
     # and the client sees a body cut short.
-    def app(session: Session, request: Request, api: Any) -> Any:
-        if request.path == ['ok']:
-            return (200, 'OK', {}, b'fine')
-        return (200, 'OK', {}, body(api))
-
-    live = serve(app)
+    live = serve(fine_or_bad(body))
     conn = live.connect()
     assert conn.get('/ok', {}).body.read() == b'fine'
     with pytest.raises((ConnectionError, ValueError)):

@@ -39,6 +39,7 @@ from degu.messages import wants_close
 from degu.parsing import parse_chunk, parse_request
 from degu.server import Server
 
+from .helpers import Live
 from .test_fuzz import env_int, make_rng, mutate
 
 FAST_COUNT = 300
@@ -217,13 +218,8 @@ def test_model_on_corpus() -> None:
 
 @pytest.fixture(scope='module')
 def live() -> Iterator[Tuple[Server, threading.Thread]]:
-    server = Server(('127.0.0.1', 0), fuzz_app, timeout=2 * PATIENCE)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield (server, thread)
-    server.shutdown()
-    thread.join(PATIENCE)
-    assert not thread.is_alive()
+    with Live(('127.0.0.1', 0), fuzz_app, timeout=2 * PATIENCE) as running:
+        yield (running.server, running.thread)
 
 
 def cut_points(rng: random.Random, data: bytes) -> List[int]:

@@ -12,7 +12,7 @@ import logging
 import os
 import socket
 import threading
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
 import pytest
 
@@ -49,13 +49,22 @@ def live(stream: Stream) -> LiveConnection:
     return LiveConnection(stream, Switch())
 
 
-def run(server: FakeServer, data: bytes) -> bytes:
-    """Serve one connection that sends *data* then closes its write side."""
+def start(server: FakeServer, timeout: Optional[float] = None
+          ) -> Tuple[socket.socket, socket.socket, threading.Thread]:
+    """Serve one socketpair connection in a thread (the Stream's preamble
+    *timeout* as given): the server's end, the client's end and the thread."""
     (ours, theirs) = socket.socketpair()
     thread = threading.Thread(
-        target=serve_connection, args=(server, live(Stream(ours, server_side=True)), b'')
+        target=serve_connection,
+        args=(server, live(Stream(ours, timeout, server_side=True)), b''),
     )
     thread.start()
+    return (ours, theirs, thread)
+
+
+def run(server: FakeServer, data: bytes) -> bytes:
+    """Serve one connection that sends *data* then closes its write side."""
+    (ours, theirs, thread) = start(server)
     try:
         theirs.sendall(data)
         theirs.shutdown(socket.SHUT_WR)
@@ -270,12 +279,7 @@ def test_app_protocol_error_from_elsewhere_is_the_apps() -> None:
 def test_expect_continue_owed_then_paid() -> None:
     def app(session: Any, request: Any, api: Any) -> Any:
         return (200, 'OK', {}, request.body.read())
-    (ours, theirs) = socket.socketpair()
-    thread = threading.Thread(
-        target=serve_connection,
-        args=(FakeServer(app), live(Stream(ours, server_side=True)), b''),
-    )
-    thread.start()
+    (_, theirs, thread) = start(FakeServer(app))
     theirs.settimeout(5)
     theirs.sendall(b'PUT / HTTP/1.1\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n')
     assert theirs.recv(100) == CONTINUE
@@ -311,12 +315,7 @@ def test_other_expectation_417() -> None:
 
 
 def test_stalled_request_408() -> None:
-    (ours, theirs) = socket.socketpair()
-    thread = threading.Thread(
-        target=serve_connection,
-        args=(FakeServer(hello, timeout=0.2), live(Stream(ours, 0.2, server_side=True)), b''),
-    )
-    thread.start()
+    (_, theirs, thread) = start(FakeServer(hello, timeout=0.2), 0.2)
     theirs.sendall(b'GET / HTTP/1.1\r\n')  # and then nothing
     theirs.settimeout(5)
     assert theirs.recv(1000) == answer(408, 'Request Timeout')
@@ -326,12 +325,7 @@ def test_stalled_request_408() -> None:
 
 
 def test_idle_timeout_is_just_closed() -> None:
-    (ours, theirs) = socket.socketpair()
-    thread = threading.Thread(
-        target=serve_connection,
-        args=(FakeServer(hello, timeout=0.2), live(Stream(ours, 0.2, server_side=True)), b''),
-    )
-    thread.start()
+    (_, theirs, thread) = start(FakeServer(hello, timeout=0.2), 0.2)
     theirs.settimeout(5)
     assert theirs.recv(1000) == b''
     thread.join(5)
@@ -354,12 +348,7 @@ def test_linger_lets_the_client_read_the_answer() -> None:
     # the answer, not a reset, because the server drains before closing.
     def app(session: Any, request: Any, api: Any) -> Any:
         return (413, 'Content Too Large', {}, None)
-    (ours, theirs) = socket.socketpair()
-    thread = threading.Thread(
-        target=serve_connection,
-        args=(FakeServer(app), live(Stream(ours, server_side=True)), b''),
-    )
-    thread.start()
+    (_, theirs, thread) = start(FakeServer(app))
     theirs.settimeout(5)
     theirs.sendall(b'PUT / HTTP/1.1\r\ncontent-length: 300000\r\n\r\n')
     sent = 0

@@ -46,7 +46,7 @@ from degu.limits import BUF_LEN
 from degu.misc import TempServer
 from degu.server import SLOT_WAIT, Server
 from test_degu import helpers
-from test_degu.helpers import PATIENCE
+from test_degu.helpers import PATIENCE, read_until_closed, recv_exactly, wait_until
 
 CONTINUE = b'HTTP/1.1 100 Continue\r\n\r\n'
 CURL = shutil.which('curl') or ''
@@ -77,40 +77,6 @@ def check_echo(conn: Connection, uri: str) -> None:
     assert response.body.read() == uri.encode()
 
 
-def read_until_closed(sock: socket.socket) -> bytes:
-    """Everything the peer sends until it closes (EOF or reset).
-
-    Fails the test when the peer neither closes nor sends for PATIENCE
-    seconds: a server must never sit on a request it refused.
-    """
-    sock.settimeout(PATIENCE)
-    parts: List[bytes] = []
-    while True:
-        try:
-            data = sock.recv(65536)
-        except ConnectionResetError:
-            break
-        except socket.timeout:
-            pytest.fail('peer neither closed nor answered; got {!r}'.format(
-                b''.join(parts)[:200]
-            ))
-        if not data:
-            break
-        parts.append(data)
-    return b''.join(parts)
-
-
-def recv_exactly(sock: socket.socket, size: int) -> bytes:
-    sock.settimeout(PATIENCE)
-    data = b''
-    while len(data) < size:
-        more = sock.recv(size - len(data))
-        if not more:
-            break
-        data += more
-    return data
-
-
 def send_quietly(sock: socket.socket, pieces: Tuple[bytes, ...],
                  eof: bool) -> None:
     """Send *pieces* (and EOF); the server may close before it has them all."""
@@ -127,14 +93,6 @@ def reset(sock: socket.socket) -> None:
     """Close with SO_LINGER 0: the peer gets a reset, not an orderly FIN."""
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
     sock.close()
-
-
-def wait_until(predicate: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + PATIENCE
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail('gave up waiting for ' + what)
-        time.sleep(0.01)
 
 
 def read_body(body: Any) -> bytes:

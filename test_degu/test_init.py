@@ -11,7 +11,6 @@ import importlib.util
 import multiprocessing
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -23,6 +22,7 @@ import pytest
 import degu
 from degu.client import Client, SSLClient
 from degu.errors import TYPE_ERROR
+from test_degu.helpers import HAVE_IPV6
 
 TREE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -32,17 +32,8 @@ needs_tls = pytest.mark.skipif(
 )
 
 
-def have_ipv6() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6) as sock:
-            sock.bind(('::1', 0))
-    except OSError:
-        return False
-    return True
-
-
 IS_LINUX = sys.platform.startswith('linux')
-needs_ipv6 = pytest.mark.skipif(not have_ipv6(), reason='no IPv6 loopback')
+needs_ipv6 = pytest.mark.skipif(not HAVE_IPV6, reason='no IPv6 loopback')
 needs_linux = pytest.mark.skipif(not IS_LINUX, reason='abstract AF_UNIX is Linux-only')
 
 
@@ -125,7 +116,7 @@ def address(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     if kind == 'ipv4':
         return degu.IPv4_LOOPBACK
     if kind == 'ipv6':
-        if not have_ipv6():
+        if not HAVE_IPV6:
             pytest.skip('no IPv6 loopback')
         return degu.IPv6_LOOPBACK
     if kind == 'unix':

@@ -27,10 +27,8 @@ from degu.messages import (
 )
 from degu.ranges import ContentRange, Range
 from degu.sockio import Stream
+from test_degu.test_bodies import CHUNKED, CHUNKS
 from test_degu.test_sockio import SPLITS, FakeSocket, check_error, fake_reader
-
-CHUNKED = b'5\r\nhello\r\n5;foo=bar\r\nworld\r\n0\r\n\r\n'
-CHUNKS = [(None, b'hello'), (('foo', 'bar'), b'world'), (None, b'')]
 
 
 class MyBytes(bytes):

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
@@ -30,6 +29,7 @@ from degu.misc import (
     mkuri,
 )
 from degu.server import Request, Server, Session
+from test_degu.helpers import Live
 
 TREE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -477,19 +477,15 @@ def test_request_logger_bad_response(caplog: pytest.LogCaptureFixture) -> None:
 @pytest.fixture
 def threaded_server() -> Iterator[Callable[[Any], Server]]:
     """Serve an app from a thread of this process (so caplog sees its logs)."""
-    started: List[Tuple[Server, threading.Thread]] = []
+    started: List[Live] = []
 
     def start(app: Any) -> Server:
-        server = Server(degu.IPv4_LOOPBACK, app)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        started.append((server, thread))
-        return server
+        started.append(Live(degu.IPv4_LOOPBACK, app))
+        return started[-1].server
 
     yield start
-    for (server, thread) in started:
-        server.shutdown()
-        thread.join(5)
+    for live in started:
+        live.stop()
 
 
 def test_request_logger_real_connection(

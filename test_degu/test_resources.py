@@ -45,6 +45,7 @@ from degu.client import Client
 from degu.limits import MAX_LOGGED_MESSAGE, MAX_IO_SIZE, MIN_BODY_RATE
 from degu.server import Server
 from degu.sockio import TOO_SLOW
+from test_degu.helpers import Live, read_until_closed, reap, wait_until
 
 # Bound for anything that should happen at once.  Only reached when a test
 # fails.
@@ -68,38 +69,6 @@ def echo_app(session: Any, request: Any, api: Any) -> Any:
     return (200, 'OK', {}, data or request.uri.encode())
 
 
-class Live:
-    """A ``Server`` whose ``serve_forever()`` runs in a daemon thread."""
-
-    def __init__(self, address: Any, app: Any, **options: Any) -> None:
-        self.server = Server(address, app, **options)
-        self.address = self.server.address
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def __enter__(self) -> 'Live':
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.server.shutdown()
-        self.thread.join(PATIENCE)
-        assert not self.thread.is_alive()
-
-
-def read_until_closed(sock: socket.socket) -> bytes:
-    sock.settimeout(PATIENCE)
-    parts: List[bytes] = []
-    while True:
-        try:
-            data = sock.recv(65536)
-        except ConnectionResetError:
-            break
-        if not data:
-            break
-        parts.append(data)
-    return b''.join(parts)
-
-
 def trickle_until_answered(sock: socket.socket, count: int, delay: float) -> bytes:
     """Send one body byte every *delay* seconds until the peer answers.
 
@@ -109,11 +78,11 @@ def trickle_until_answered(sock: socket.socket, count: int, delay: float) -> byt
     for _ in range(count):
         (readable, _, _) = select.select([sock], [], [], delay)
         if readable:
-            return read_until_closed(sock)
+            return read_until_closed(sock, PATIENCE)
         try:
             sock.sendall(b'x')
         except OSError:
-            return read_until_closed(sock)
+            return read_until_closed(sock, PATIENCE)
     return b''
 
 
@@ -136,14 +105,6 @@ def status(pid: int) -> Dict[str, int]:
             if parts and parts[0].isdigit():
                 fields[name] = int(parts[0])
     return fields
-
-
-def wait_for(predicate: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + PATIENCE
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail('gave up waiting for ' + what)
-        time.sleep(0.01)
 
 
 class Records(logging.Handler):
@@ -338,7 +299,7 @@ class ChildServer:
         # Warm up: the first request loads and allocates what every request
         # needs; then only the accept loop's thread is left.
         self.request('PUT', b'hello')
-        wait_for(lambda: self.status()['Threads'] == 1, 'the warm-up to end')
+        wait_until(lambda: self.status()['Threads'] == 1, 'the warm-up to end', PATIENCE)
 
     def request(self, method: str, body: Any) -> bytes:
         conn = Client(self.address, timeout=60).connect()
@@ -384,7 +345,8 @@ def test_server_rss_follows_bytes_not_announced_sizes(child_server: ChildServer)
             sock.sendall('PUT / HTTP/1.1\r\ncontent-length: {}\r\n\r\n'.format(
                 MAX_IO_SIZE).encode() + b'x' * 45)
             socks.append(sock)
-        wait_for(lambda: child_server.status()['Threads'] == 21, 'a thread per connection')
+        wait_until(lambda: child_server.status()['Threads'] == 21, 'a thread per connection',
+                   PATIENCE)
         time.sleep(0.2)  # (each has read its 45 bytes and waits for more)
         during = child_server.status()
     finally:
@@ -536,11 +498,7 @@ def run_client(server: HostileServer, kind: str) -> List[int]:
         result: List[int] = json.loads(line)
         return result
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        reap(proc)
 
 
 @pytest.mark.skipif(not HAVE_PROC, reason='needs /proc')
@@ -614,7 +572,7 @@ def test_accept_loop_survives_failed_thread_start() -> None:
         # the loop goes on to the next.
         for _ in range(3):
             with socket.create_connection(address, timeout=PATIENCE) as sock:
-                assert read_until_closed(sock) == UNAVAILABLE
+                assert read_until_closed(sock, PATIENCE) == UNAVAILABLE
         os.kill(proc.pid, signal.SIGUSR1)
         assert ours.poll(PATIENCE) and ours.recv() == 'lifted'
         # Threads again: served.
@@ -681,7 +639,7 @@ def test_log_bounded_per_connection(level: int, garbage: bytes) -> None:
                     sock.sendall(garbage)
                 except OSError:
                     pass  # the server answered and closed before all of it
-                answer = read_until_closed(sock)
+                answer = read_until_closed(sock, PATIENCE)
                 assert answer.startswith(b'HTTP/1.1 4')
         # (Each connection's last line is logged before it is closed.)
     finally:
@@ -754,7 +712,7 @@ def get_raw(address: Any) -> bytes:
         sock.settimeout(PATIENCE)
         sock.connect(address)
         sock.sendall(b'GET /hi HTTP/1.1\r\nconnection: close\r\n\r\n')
-        return read_until_closed(sock)
+        return read_until_closed(sock, PATIENCE)
 
 
 SERVED = b'HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 3\r\n\r\n/hi'

@@ -32,24 +32,13 @@ from degu.base import (
 )
 from degu.client import Client
 from degu.server import Request, Server, Session
+from test_degu.helpers import HAVE_IPV6
 
 HAVE_ABSTRACT = os.uname().sysname == 'Linux'
 
 
 # Deliberately wrong arguments, typed Any so mypy lets the tests pass them.
 NOT_CALLABLE: Any = 'not callable'
-
-
-def _have_ipv6() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
-            sock.bind(('::1', 0))
-    except OSError:
-        return False
-    return True
-
-
-HAVE_IPV6 = _have_ipv6()
 
 
 def app(session: Any, request: Any, api: Any) -> Any:

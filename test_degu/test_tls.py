@@ -31,6 +31,8 @@ pytestmark = pytest.mark.skipif(
     shutil.which('openssl') is None, reason='needs the openssl binary'
 )
 
+# The TLS 1.2 suites Degu allows (SPEC §13.1), in the order of tls.TLS12_CIPHERS, and
+# OpenSSL's TLS 1.3 suites (test_tls_e2e.py checks against these too).
 ALLOWED_TLS12 = (
     'ECDHE-RSA-AES128-GCM-SHA256',
     'ECDHE-RSA-AES256-GCM-SHA384',

@@ -34,6 +34,8 @@ from degu.client import SSLClient
 from degu.server import SSLServer
 from degu.sslhelpers import TempPKI
 from degu.tls import build_client_sslctx, build_server_sslctx
+from test_degu.helpers import HAVE_IPV6, Background, recv_all, wait_until
+from test_degu.test_tls import ALLOWED_TLS12, TLS13_SUITES
 
 pytestmark = pytest.mark.skipif(
     shutil.which('openssl') is None, reason='TempPKI needs the openssl binary'
@@ -45,21 +47,6 @@ IPv6 = ('::1', 0, 0, 0)
 # Upper bound for anything a test waits for (a guard against hanging, not
 # an expectation about speed).
 GUARD = 10
-
-# The TLS 1.2 suites Degu allows (SPEC §13.1) and OpenSSL's TLS 1.3 suites.
-ALLOWED_TLS12 = frozenset([
-    'ECDHE-RSA-AES128-GCM-SHA256',
-    'ECDHE-RSA-AES256-GCM-SHA384',
-    'ECDHE-ECDSA-AES128-GCM-SHA256',
-    'ECDHE-ECDSA-AES256-GCM-SHA384',
-    'ECDHE-ECDSA-CHACHA20-POLY1305',
-    'ECDHE-RSA-CHACHA20-POLY1305',
-])
-TLS13_SUITES = frozenset([
-    'TLS_AES_256_GCM_SHA384',
-    'TLS_AES_128_GCM_SHA256',
-    'TLS_CHACHA20_POLY1305_SHA256',
-])
 
 SECURITY_WARNING = 'Security concern: sslctx allows unauthenticated clients!'
 
@@ -154,16 +141,12 @@ def serving(sslctx: Any, address: Any, app: Callable[..., Any],
     logs into the next one.
     """
     threads = threading.active_count()
-    server = SSLServer(sslctx, address, app, **options)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield server
+        with Background(SSLServer(sslctx, address, app, **options), GUARD) as running:
+            yield running.server
     finally:
-        server.shutdown()
-        thread.join(GUARD)
-        assert not thread.is_alive()
-        wait_for(lambda: threading.active_count() <= threads)
+        wait_until(lambda: threading.active_count() <= threads,
+                   'the connection threads to end', GUARD)
 
 
 def get(client: SSLClient, uri: str = '/') -> Tuple[Any, bytes]:
@@ -174,29 +157,6 @@ def get(client: SSLClient, uri: str = '/') -> Tuple[Any, bytes]:
         return (response, response.body.read())
     finally:
         conn.close()
-
-
-def read_until_closed(sock: socket.socket) -> bytes:
-    """Everything the peer sends until it closes (a reset counts as closing)."""
-    received = b''
-    try:
-        while True:
-            data = sock.recv(4096)
-            if not data:
-                break
-            received += data
-    except ConnectionResetError:
-        pass
-    return received
-
-
-def wait_for(predicate: Callable[[], bool]) -> None:
-    """Wait until *predicate()* holds (server threads log asynchronously)."""
-    deadline = time.monotonic() + GUARD
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError('condition not met within {} s'.format(GUARD))
-        time.sleep(0.01)
 
 
 def end_records(caplog: pytest.LogCaptureFixture,
@@ -215,7 +175,8 @@ def end_records(caplog: pytest.LogCaptureFixture,
 
 def wait_end_record(caplog: pytest.LogCaptureFixture,
                     address: Any) -> logging.LogRecord:
-    wait_for(lambda: len(end_records(caplog, address)) > 0)
+    wait_until(lambda: len(end_records(caplog, address)) > 0,
+               'the end of the connection to be logged', GUARD)
     records = end_records(caplog, address)
     assert len(records) == 1
     return records[0]
@@ -238,17 +199,6 @@ def logged_exception(record: logging.LogRecord) -> Optional[BaseException]:
     return None
 
 
-def have_ipv6() -> bool:
-    if not socket.has_ipv6:
-        return False
-    try:
-        with socket.socket(socket.AF_INET6) as sock:
-            sock.bind(IPv6)
-    except OSError:
-        return False
-    return True
-
-
 HAVE_ABSTRACT = os.uname().sysname == 'Linux'
 
 
@@ -259,7 +209,7 @@ def address(request: pytest.FixtureRequest) -> Iterator[Any]:
     if family == 'AF_INET':
         yield IPv4
     elif family == 'AF_INET6':
-        if not have_ipv6():
+        if not HAVE_IPV6:
             pytest.skip('IPv6 loopback not available')
         yield IPv6
     elif family == 'AF_UNIX':
@@ -602,7 +552,7 @@ def test_plaintext_http_to_tls_port(pki: TempPKI,
             with socket.create_connection(server.address, timeout=GUARD) as raw:
                 sockname = raw.getsockname()
                 raw.sendall(b'GET / HTTP/1.1\r\nhost: example.com\r\n\r\n')
-                received = read_until_closed(raw)
+                received = recv_all(raw)
             assert not received.startswith(b'HTTP/')
             # The open connection is unaffected, and new ones are welcome.
             r = conn.get('/after', {})
@@ -631,7 +581,7 @@ def test_stalled_handshakes_time_out(pki: TempPKI,
                    for _ in range(2)]
         try:
             for sock in stalled:
-                assert read_until_closed(sock) == b''
+                assert recv_all(sock) == b''
             socknames = [sock.getsockname() for sock in stalled]
         finally:
             for sock in stalled:
@@ -691,7 +641,7 @@ def test_trickled_handshake_times_out(pki: TempPKI) -> None:
                 for i in range(len(hello)):
                     sock.sendall(hello[i:i + 1])
                     time.sleep(GUARD / len(hello))
-                read_until_closed(sock)  # not reached unless the server waited
+                recv_all(sock)  # not reached unless the server waited
     assert app.seen == []
 
 

@@ -17,7 +17,7 @@ import signal
 import socket
 import threading
 import time
-from typing import Any, Callable, Iterator, List, Set, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Set, Type
 
 import pytest
 
@@ -27,7 +27,8 @@ from degu.errors import TYPE_ERROR
 from degu.server import Server
 from degu.workers import SharedListener, Workers
 
-from .serving import GUARD, STOPPED, Serving, run_degu
+from .helpers import Background, wait_until
+from .serving import GUARD, SLOW_APP_MODULE, STOPPED, Serving, run_degu
 
 LINUX = os.uname().sysname == 'Linux'
 
@@ -62,33 +63,19 @@ def pids_seen(address: Any, want: int, client: Any = None) -> Set[int]:
     return seen
 
 
-def wait_until(predicate: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + GUARD
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError('gave up waiting for ' + what)
-
-
 @pytest.fixture
 def supervised() -> Iterator[Callable[..., Workers]]:
     """Start ``Workers`` with ``serve_forever()`` in a thread; shut down after."""
-    started: List[Tuple[Workers, threading.Thread]] = []
+    started: List[Background] = []
 
     def start(*args: Any, **kw: Any) -> Workers:
         w = Workers(*args, **kw)
-        thread = threading.Thread(target=w.serve_forever, daemon=True)
-        thread.start()
-        started.append((w, thread))
+        started.append(Background(w, GUARD))
         return w
 
     yield start
-    for (w, thread) in started:
-        w.shutdown()
-        thread.join(GUARD)
-        assert not thread.is_alive()
+    for running in started:
+        running.stop()
 
 
 # -- pure parts ------------------------------------------------------------------------
@@ -220,22 +207,18 @@ def test_shared_listener_serves() -> None:
 
 # -- Workers, the library --------------------------------------------------------------
 
-def test_workers_bad_arguments() -> None:
-    with pytest.raises(TypeError) as e:
-        Workers(('127.0.0.1', 0), build_pid_app, workers='2')
-    assert str(e.value) == TYPE_ERROR.format('workers', int, str, '2')
-    with pytest.raises(ValueError) as e2:
-        Workers(('127.0.0.1', 0), build_pid_app, workers=0)
-    assert str(e2.value) == 'workers must be >= 1; got 0'
-    with pytest.raises(TypeError) as e:
-        Workers(('127.0.0.1', 0), 17)
-    assert str(e.value) == 'build_func: not callable: 17'
-    with pytest.raises(TypeError) as e:
-        Workers(('127.0.0.1', 0), build_pid_app, nope=1)
-    assert str(e.value) == 'unsupported Server() **options: nope'
-    with pytest.raises(ValueError) as e2:
-        Workers(('127.0.0.1', 0), build_pid_app, shutdown_timeout=0)
-    assert str(e2.value) == 'shutdown_timeout must be > 0; got 0'
+@pytest.mark.parametrize('build_func, options, exc, message', [
+    (build_pid_app, {'workers': '2'}, TypeError, TYPE_ERROR.format('workers', int, str, '2')),
+    (build_pid_app, {'workers': 0}, ValueError, 'workers must be >= 1; got 0'),
+    (17, {}, TypeError, 'build_func: not callable: 17'),
+    (build_pid_app, {'nope': 1}, TypeError, 'unsupported Server() **options: nope'),
+    (build_pid_app, {'shutdown_timeout': 0}, ValueError, 'shutdown_timeout must be > 0; got 0'),
+], ids=['workers-str', 'workers-0', 'not-callable', 'unknown-option', 'shutdown_timeout-0'])
+def test_workers_bad_arguments(build_func: Any, options: Dict[str, Any],
+                               exc: Type[Exception], message: str) -> None:
+    with pytest.raises(exc) as e:
+        Workers(('127.0.0.1', 0), build_func, **options)
+    assert str(e.value) == message
 
 
 def test_workers_answer_from_each_process(supervised: Any) -> None:
@@ -314,7 +297,7 @@ def test_dead_worker_is_replaced(supervised: Any) -> None:
     first = set(w.pids)
     victim = min(first)
     os.kill(victim, signal.SIGKILL)
-    wait_until(lambda: victim not in w.pids and len(w.pids) == 2, 'a new worker')
+    wait_until(lambda: victim not in w.pids and len(w.pids) == 2, 'a new worker', GUARD)
     assert len(first & set(w.pids)) == 1
     assert pids_seen(w.address, 2) == set(w.pids)
 
@@ -338,7 +321,7 @@ def test_crashing_worker_backs_off(supervised: Any, tmp_path: Any,
                  if r.name == 'degu.workers' and 'restarting in' in r.getMessage()]
         return found if len(found) >= 4 else []
 
-    lines = wait_until(restarts, 'four restarts')
+    lines = wait_until(restarts, 'four restarts', GUARD)
     delays = [float(re.search(r'restarting in ([0-9.]+) s$', line).group(1))  # type: ignore
               for line in lines[:4]]
     assert delays == [0.1, 0.2, 0.4, 0.8]
@@ -371,10 +354,10 @@ def test_shutdown_lets_requests_finish(tmp_path: Any) -> None:
 
     thread = threading.Thread(target=slow)
     thread.start()
-    wait_until(lambda: os.path.exists(started), 'the slow request')
+    wait_until(lambda: os.path.exists(started), 'the slow request', GUARD)
     stopper = threading.Thread(target=lambda: answers.append(w.shutdown()))
     stopper.start()
-    wait_until(lambda: len(w.pids) == 1, 'the idle worker to stop')
+    wait_until(lambda: len(w.pids) == 1, 'the idle worker to stop', GUARD)
     assert answers == []  # the busy worker is still finishing its request
     open(release, 'w').close()
     thread.join(GUARD)
@@ -424,7 +407,7 @@ def test_run_until_signal_second_signal(tmp_path: Any) -> None:
     thread.start()
 
     def signal_twice() -> None:
-        wait_until(lambda: os.path.exists(started), 'the slow request')
+        wait_until(lambda: os.path.exists(started), 'the slow request', GUARD)
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.1)
         os.kill(os.getpid(), signal.SIGINT)
@@ -439,24 +422,9 @@ def test_run_until_signal_second_signal(tmp_path: Any) -> None:
 
 # -- degu serve --workers ----------------------------------------------------------------
 
-APP_MODULE = '''
-import os, time
-
-def app(session, request, api):
-    if request.path == ['slow']:
-        open('started', 'w').close()
-        for _ in range(3000):
-            if os.path.exists('release'):
-                break
-            time.sleep(0.01)
-        return (200, 'OK', {}, b'finished')
-    return (200, 'OK', {}, str(os.getpid()).encode())
-'''
-
-
 @pytest.fixture
 def appdir(tmp_path: Any) -> str:
-    (tmp_path / 'pidapp.py').write_text(APP_MODULE)
+    (tmp_path / 'pidapp.py').write_text(SLOW_APP_MODULE)
     return str(tmp_path)
 
 
@@ -505,10 +473,10 @@ def test_serve_workers_sigterm_lets_slow_request_finish(appdir: str) -> None:
         thread = threading.Thread(target=lambda: answers.append(
             Client(s.address).connect().get('/slow', {}).body.read()))
         thread.start()
-        wait_until(lambda: os.path.exists(os.path.join(appdir, 'started')), 'slow')
+        wait_until(lambda: os.path.exists(os.path.join(appdir, 'started')), 'slow', GUARD)
         s.send(signal.SIGTERM)
         wait_until(lambda: 'stopped: exited with status 0' in s.stderr(),
-                   'the idle worker to stop')
+                   'the idle worker to stop', GUARD)
         assert s.proc.poll() is None and answers == []
         open(os.path.join(appdir, 'release'), 'w').close()
         thread.join(GUARD)
@@ -523,12 +491,12 @@ def test_serve_workers_killed_worker_is_replaced(appdir: str) -> None:
         victim = min(pids)
         os.kill(victim, signal.SIGKILL)
         log = wait_until(lambda: 'restarting in' in s.stderr() and s.stderr(),
-                         'the restart')
+                         'the restart', GUARD)
         assert 'Worker 1 (pid {}) was killed by SIGKILL after'.format(victim) in log \
             or 'Worker 2 (pid {}) was killed by SIGKILL after'.format(victim) in log
         new = wait_until(lambda: pids_seen(s.address, 2) - {victim}
                          if len(pids_seen(s.address, 2) - {victim}) == 2 else None,
-                         'two live workers')
+                         'two live workers', GUARD)
         assert victim not in new and len(new & pids) == 1
         assert s.stop() == 0
 
