@@ -192,3 +192,20 @@ def tcp_pair() -> Tuple[socket.socket, socket.socket]:
         ours = socket.create_connection(listener.getsockname())
         (theirs, _) = listener.accept()
     return (ours, theirs)
+
+
+def draining(sock: socket.socket) -> Tuple[threading.Thread, bytearray]:
+    """Read *sock* in a thread until its peer closes; the thread, and the
+    ``bytearray`` it reads into (whole once the thread has ended)."""
+    got = bytearray()
+
+    def drain() -> None:
+        while True:
+            piece = sock.recv(1048576)
+            if not piece:
+                return
+            got.extend(piece)
+
+    thread = threading.Thread(target=drain, daemon=True)
+    thread.start()
+    return (thread, got)

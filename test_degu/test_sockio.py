@@ -30,7 +30,7 @@ from degu.errors import (
 )
 from degu.limits import BUF_LEN, IO_SIZE, MAX_IO_SIZE, MIN_BODY_RATE
 from degu.sockio import FIRST_PIECE, Stream
-from test_degu.helpers import tcp_pair
+from test_degu.helpers import draining, tcp_pair
 
 PREAMBLE_END = b'\r\n\r\n'
 CONTINUE = b'HTTP/1.1 100 Continue\r\n\r\n'
@@ -1595,16 +1595,7 @@ def test_plain_socket_big_send() -> None:
     data = os.urandom(4 * IO_SIZE)
     (a, b) = socket.socketpair()
     a.settimeout(5)
-    got = bytearray()
-
-    def drain() -> None:
-        while True:
-            piece = b.recv(IO_SIZE)
-            if not piece:
-                return
-            got.extend(piece)
-    thread = threading.Thread(target=drain)
-    thread.start()
+    (thread, got) = draining(b)
     try:
         stream = Stream(a, timeout=5)
         stream.send_all(data)

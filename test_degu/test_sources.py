@@ -19,6 +19,7 @@ from degu.errors import ProtocolError
 from degu.limits import FIRST_PIECE, IO_SIZE
 from degu.sockio import Stream
 from degu.sources import FileSource, blocking_call, piece_size
+from test_degu.helpers import draining
 from test_degu.test_sockio import check_error
 
 NO_TIMEVAL = struct.pack('ll', 0, 0)
@@ -80,16 +81,7 @@ def test_body_from_file_to_stream() -> None:
     data = os.urandom(3 * IO_SIZE + 12345)
     assert piece_size(0, len(data)) == FIRST_PIECE
     (a, b) = socket.socketpair()
-    got = bytearray()
-
-    def drain() -> None:
-        while True:
-            piece = b.recv(IO_SIZE)
-            if not piece:
-                return
-            got.extend(piece)
-    thread = threading.Thread(target=drain)
-    thread.start()
+    (thread, got) = draining(b)
     try:
         stream = Stream(a, timeout=5)
         body = Body(io.BytesIO(data), len(data))
