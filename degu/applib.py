@@ -27,6 +27,7 @@ import logging
 import mimetypes
 import os
 import select
+import socket
 import stat
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -353,7 +354,7 @@ def _downstream_failed(body: Any) -> bool:
 
 
 def _bad_gateway(error: Exception, method: str, uri: str) -> ResponseTuple:
-    if isinstance(error, TimeoutError):
+    if isinstance(error, (TimeoutError, socket.timeout)):  # (distinct before 3.10)
         (status, reason) = (504, 'Gateway Timeout')
     else:
         (status, reason) = (502, 'Bad Gateway')

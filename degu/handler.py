@@ -394,7 +394,7 @@ def _fault(error: Exception, phase: int, stream: Stream, session: Session,
     """
     if isinstance(error, OSError):
         session.close(repr(error))
-        if isinstance(error, TimeoutError) and phase != ANSWERING and not (
+        if isinstance(error, (TimeoutError, socket.timeout)) and phase != ANSWERING and not (
                 phase == READING and stream.buffered() == 0):
             # A request that stalled half-way (an idle connection that
             # times out is just closed; a response whose body's source
