@@ -1,23 +1,20 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""What only a mypyc build reads: ``mypyc_attr``, the class decorator.
+"""``mypyc_attr``, the class decorator only a mypyc build reads.
 
 ``@mypyc_attr(allow_interpreted_subclasses=True)`` keeps a class that mypyc
-compiles subclassable from Python, as it is in the pure-Python build.  mypy
-and mypyc see the real decorator from ``mypy_extensions`` (they recognise it
-by that name, through this module); at run time ``typing.TYPE_CHECKING`` is
-False, nothing outside the standard library is imported, and the decorator
-is a no-op.  (A plain variable, not ``TYPE_CHECKING`` itself, keeps mypy from
-taking the run-time branch for unreachable code, which mypyc would compile
-into an error.)
+compiles subclassable from Python, as it is in the pure-Python build.  At
+run time it does nothing, and nothing outside the standard library is
+imported.  mypy and mypyc see the real decorator instead: they read the
+stub beside this file, ``_mypyc.pyi``, which names ``mypy_extensions`` (a
+stub takes precedence over the module for them), and mypyc recognises the
+decorator by that name.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-_TYPE_CHECKING = TYPE_CHECKING
-if _TYPE_CHECKING:
-    from mypy_extensions import mypyc_attr
-else:
-    def mypyc_attr(*attrs: Any, **kwattrs: Any) -> Any:  # type: ignore[misc]
-        return lambda cls: cls
+
+def mypyc_attr(*attrs: Any, **kwattrs: Any) -> Any:
+    return lambda cls: cls
+
 
 __all__ = ('mypyc_attr',)

@@ -361,7 +361,7 @@ SDIST_REQUIRED = [
     'pyproject.toml', 'setup.py', 'MANIFEST.in', 'README', 'COPYING',
     'CHANGELOG.rst', 'PKG-INFO',
     'degu/__init__.py', 'degu/__main__.py', 'degu/cli.py', 'degu/server.py',
-    'degu/client.py', 'degu/py.typed',
+    'degu/client.py', 'degu/py.typed', 'degu/_mypyc.pyi',
     'test_degu/__init__.py', 'test_degu/__main__.py', 'test_degu/conftest.py',
     'test_degu/test_cli.py', 'test_degu/test_packaging.py',
     'test_degu/test_benchmarks.py',
