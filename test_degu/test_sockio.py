@@ -1495,6 +1495,8 @@ def test_arm_without_kernel_timeouts() -> None:
     finally:
         ours.close()
         theirs.close()
+
+
 # ---------------------------------------------------------------------------
 # Big transfers over a plain socket: the kernel waits (issue 17)
 
@@ -1625,15 +1627,6 @@ def test_plain_socket_big_send_timeout() -> None:
     finally:
         a.close()
         b.close()
-
-
-def tcp_pair() -> Tuple[socket.socket, socket.socket]:
-    with socket.socket() as listener:
-        listener.bind(('127.0.0.1', 0))
-        listener.listen(1)
-        a = socket.create_connection(listener.getsockname())
-        (b, _) = listener.accept()
-    return (a, b)
 
 
 @pytest.mark.parametrize('family', ['unix', 'tcp'])
