@@ -33,9 +33,10 @@ A ``Stream`` is also a ``Source`` (``degu.sources``): the interface a body
 reads through, which ``FileSource`` gives any other ``rfile``.  A body read
 through a stream with a *timeout* is held to a minimum rate (``MIN_BODY_RATE``),
 and a read bigger than ``BUF_LEN`` gets memory only as its bytes arrive.  On
-a plain socket (not TLS) big transfers leave the waiting to the kernel: a big
-read receives straight into new ``bytes`` (``recv(n, MSG_WAITALL)``), and
-what does not fit in the socket buffer at once goes in one blocking ``send()``.
+a plain socket (not TLS) that blocks, or keeps its timeouts in the kernel
+(``arm()``), big transfers leave the waiting to the kernel: a big read
+receives straight into new ``bytes`` (``recv(n, MSG_WAITALL)``), and a big
+``send()`` takes all it is given in one call.
 """
 
 import os
@@ -52,7 +53,6 @@ from .sources import (  # (TOO_SLOW: for those who import it from here)
     SocketSource,
     _check_received,
     _short_read,
-    blocking_call,
     piece_size,
     write_rest,
 )
@@ -112,7 +112,6 @@ class Stream(SocketSource):
         self._closed = True
         self.sock = sock
         self._recv_into = sock.recv_into
-        self._plain = type(sock) is socket.socket
         self._send = sock.send
         self._buf = bytearray(BUF_LEN)
         self._view = memoryview(self._buf)
@@ -135,6 +134,7 @@ class Stream(SocketSource):
         self.server_side = server_side
         self.timeout = timeout
         self._kernel = False  # until arm()
+        self._direct = self._can_wait()
         self.sent = 0
         self.reason: Optional[str] = None
         self._closed = False
@@ -256,6 +256,11 @@ class Stream(SocketSource):
         self._kernel = kernel_timeouts(self.sock, self.timeout)
         if not self._kernel:
             self.sock.settimeout(self.timeout)
+        self._direct = self._can_wait()
+
+    def _can_wait(self) -> bool:
+        """Whether the kernel may wait through a whole big transfer (``_direct``)."""
+        return type(self.sock) is socket.socket and (self.timeout is None or self._kernel)
 
     def discard(self) -> None:
         """Drop what is queued for sending (a response that will not go out)."""
@@ -278,8 +283,8 @@ class Stream(SocketSource):
             raise
         self.sock = sock
         self._recv_into = sock.recv_into
-        self._plain = type(sock) is socket.socket
         self._send = sock.send
+        self._direct = self._can_wait()
 
     def __del__(self) -> None:
         # Bodies hold on to their stream, so the stream is the last owner of
@@ -533,11 +538,11 @@ class Stream(SocketSource):
 
         The bytes go into pieces sized by ``piece_size()``, joined once at
         the end: memory follows the bytes received, not the bytes announced
-        (at most about twice them, with the joined copy).  A plain socket
-        has a faster way (``_recv_pieces()``); the pieces of any other are
-        ``bytearray`` objects, zero-filled before the bytes go into them.
+        (at most about twice them, with the joined copy).  A ``_direct``
+        socket has a faster way (``_recv_pieces()``); the pieces of any other
+        are ``bytearray`` objects, zero-filled before the bytes go into them.
         """
-        if self._plain:
+        if self._direct:
             return self._recv_pieces(size, total)
         pieces: List[memoryview] = []
         got = 0
@@ -549,7 +554,7 @@ class Stream(SocketSource):
         return b''.join(pieces)
 
     def _recv_pieces(self, size: int, total: int) -> bytes:
-        """``_read_pieces()`` on a plain socket: each piece is one ``recv()``.
+        """``_read_pieces()`` on a ``_direct`` socket: each piece is one ``recv()``.
 
         ``recv(n, MSG_WAITALL)`` has the kernel write *n* bytes straight into
         a new ``bytes``: nothing is zero-filled, and a read that is one piece
@@ -644,26 +649,9 @@ class Stream(SocketSource):
         try:
             sent = self._send(data)
             if type(sent) is not int or sent != len(data):
-                write_rest(self._send_rest if self._plain else self._send, data, sent)
+                write_rest(self._send, data, sent)
         except BlockingIOError:  # the kernel's timeout (see arm())
             raise socket.timeout('timed out') from None
-
-    def _send_rest(self, data: Buffer) -> int:
-        """``send()`` what did not fit in the socket buffer at once.
-
-        A plain socket with a *timeout* waits in the kernel for the whole of
-        it (see ``blocking_call()``), *timeout* seconds at most without
-        progress, as the socket's own ``send()`` would.
-        """
-        timeout = self.timeout
-        if timeout is None or self._kernel:  # (the socket blocks already)
-            return self._send(data)
-        try:
-            sent: int = blocking_call(self.sock, socket.SO_SNDTIMEO, timeout,
-                                      self._send, data)
-        except BlockingIOError:
-            raise socket.timeout('timed out') from None
-        return sent
 
     def write_now(self, data: Buffer) -> int:
         """Send the queue, then *data* itself: for views of reused buffers."""

@@ -15,16 +15,14 @@ the size it announced.
 
 Also here: the contract of partial reads and writes that both kinds (and
 the bodies writing to any ``wfile``) check (``_check_received()``,
-``write_rest()``), and ``blocking_call()``, which lets the kernel wait
-through a big ``send()`` or ``recv()`` of a plain socket.
+``write_rest()``).
 """
 
 import socket
-import struct
 from time import monotonic
 from typing import Any, Callable, Final, List, Optional
 
-from .addresses import recv_timeout, timeval
+from .addresses import recv_timeout
 from .errors import TYPE_ERROR, ProtocolError
 from .limits import FIRST_PIECE, IO_SIZE, MIN_BODY_RATE
 
@@ -32,8 +30,6 @@ CRLF = b'\r\n'
 
 # Why a body's reader gave up on a slow peer (see MIN_BODY_RATE).
 TOO_SLOW: Final = 'body not received in time: slower than {} bytes/s'.format(MIN_BODY_RATE)
-
-_NO_TIMEVAL: Final = struct.pack('ll', 0, 0)  # no timeout
 
 
 def _check_received(received: Any, size: int) -> int:
@@ -82,27 +78,6 @@ def write_rest(write: Callable[[Any], Any], data: Any, added: Any) -> None:
         if done >= size:
             return
         added = _check_sent(write(view[done:]), size - done)
-
-
-def blocking_call(sock: socket.socket, option: int, seconds: float,
-                  call: Callable[..., Any], *args: Any) -> Any:
-    """``call(*args)`` with plain socket *sock* blocking, the kernel keeping time.
-
-    So the kernel waits through a whole ``send()`` of a big buffer or a
-    ``recv(n, MSG_WAITALL)``: one system call, instead of one (and a
-    ``poll()``, and a trip through Python) per socket buffer of bytes.
-    *option* is ``SO_SNDTIMEO`` or ``SO_RCVTIMEO``: after *seconds* the call
-    returns what it did so far, or raises ``BlockingIOError`` if nothing.
-    The socket's own timeout is back afterwards.
-    """
-    timeout = sock.gettimeout()
-    sock.settimeout(None)
-    sock.setsockopt(socket.SOL_SOCKET, option, timeval(seconds))
-    try:
-        return call(*args)
-    finally:
-        sock.setsockopt(socket.SOL_SOCKET, option, _NO_TIMEVAL)
-        sock.settimeout(timeout)
 
 
 def piece_size(got: int, size: int) -> int:
@@ -170,20 +145,21 @@ class SocketSource(Source):
     every ``MIN_BODY_RATE`` bytes received refill by one (see
     ``degu.limits``).  ``_budget`` is that whole budget, ``_credit`` what is
     left of it for the current body.  Without one, the socket blocks by
-    choice: no deadline either.  ``_plain`` says whether the socket is a
-    plain ``socket.socket`` (not TLS, nor a stand-in), which can receive
-    into new ``bytes`` and wait in the kernel (``_recv_all()``); ``_kernel``
-    whether the kernel keeps its timeouts all the time (``Stream.arm()``):
-    a timed-out call then fails with ``BlockingIOError``, raised on as
-    ``socket.timeout``.
+    choice: no deadline either.  ``_kernel`` says whether the kernel keeps
+    the socket's timeouts (``Stream.arm()``): a timed-out call then fails
+    with ``BlockingIOError``, raised on as ``socket.timeout``.  ``_direct``
+    says whether the kernel may wait through a whole big ``recv()`` or
+    ``send()`` with the right timeout: a plain ``socket.socket`` (not TLS,
+    nor a stand-in) that either blocks by choice or keeps its timeouts in
+    the kernel; it can also receive into new ``bytes`` (``_recv_all()``).
     """
 
-    __slots__ = ('sock', '_recv_into', '_plain', '_kernel', '_budget', '_credit',
+    __slots__ = ('sock', '_recv_into', '_direct', '_kernel', '_budget', '_credit',
                  'timeout')
 
     sock: Any
     _recv_into: Callable[[memoryview], Any]
-    _plain: bool
+    _direct: bool
     _kernel: bool
     _budget: float
     _credit: float
@@ -237,10 +213,10 @@ class SocketSource(Source):
     def _recv_all(self, size: int) -> bytes:
         """At most *size* body bytes from one ``recv()`` that waits for them all.
 
-        A plain socket only (``MSG_WAITALL``, see ``blocking_call()``).  The
-        body's credit is the longest the call may wait: it returns what
-        arrived by then, and the deadline is the one of ``_recv_body()``,
-        whatever the number of calls.
+        A ``_direct`` socket only (``MSG_WAITALL``).  The body's credit is
+        the longest the call may wait (the kernel's receive timeout, for this
+        call): it returns what arrived by then, and the deadline is the one
+        of ``_recv_body()``, whatever the number of calls.
         """
         sock = self.sock
         if self.timeout is None:
@@ -250,18 +226,13 @@ class SocketSource(Source):
         if credit <= 0:
             raise TimeoutError(TOO_SLOW)
         start = monotonic()
+        recv_timeout(sock, credit)
         try:
-            if self._kernel:  # blocking already: just this call's timeout
-                recv_timeout(sock, credit)
-                try:
-                    data = sock.recv(size, socket.MSG_WAITALL)
-                finally:
-                    recv_timeout(sock, self._budget)
-            else:
-                data = blocking_call(sock, socket.SO_RCVTIMEO, credit,
-                                     sock.recv, size, socket.MSG_WAITALL)
+            data = sock.recv(size, socket.MSG_WAITALL)
         except BlockingIOError:  # the credit ran out before a byte came
             raise TimeoutError(TOO_SLOW) from None
+        finally:
+            recv_timeout(sock, self._budget)  # (the timeout itself)
         self._refill(len(data), start)
         return data
 

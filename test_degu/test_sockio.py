@@ -9,12 +9,15 @@ timeout and end-to-end tests use a real ``socket.socketpair()``.
 ``FakeSocket`` and ``SPLITS`` are also used by test_bodies and test_messages.
 """
 
+import fcntl
 import gc
 import itertools
 import os
 import random
 import socket
+import struct
 import sys
+import termios
 import threading
 import time
 import tracemalloc
@@ -22,6 +25,7 @@ from typing import Any, Iterable, Iterator, List, Optional, Tuple
 
 import pytest
 
+from degu.addresses import timeval
 from degu.errors import (
     TYPE_ERROR,
     ConnectionClosedError,
@@ -1498,14 +1502,35 @@ def test_arm_without_kernel_timeouts() -> None:
 
 
 # ---------------------------------------------------------------------------
-# Big transfers over a plain socket: the kernel waits (issue 17)
+# Big transfers over a plain socket: the kernel waits (issue 17).  A socket
+# that blocks by choice, or an armed one (its timeouts in the kernel).
 
 NO_TIMEVAL = bytes(16)  # struct timeval {0, 0}: no kernel timeout
+
+
+def armed(sock: socket.socket, timeout: Optional[float]) -> Stream:
+    """A stream of *sock*, its *timeout* in the kernel (as a server's is)."""
+    sock.settimeout(timeout)
+    stream = Stream(sock, timeout=timeout)
+    stream.arm()
+    assert stream._direct is True
+    return stream
+
+
+def expected_timeouts(timeout: Optional[float]) -> Tuple[bytes, bytes]:
+    """What kernel_timeouts() reads back once a transfer is over."""
+    value = NO_TIMEVAL if timeout is None else timeval(timeout)
+    return (value, value)
 
 
 def kernel_timeouts(sock: socket.socket) -> Tuple[bytes, bytes]:
     return (sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16),
             sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, 16))
+
+
+def queued(sock: socket.socket) -> int:
+    """How many received bytes wait in *sock*'s queue, unread."""
+    return struct.unpack('i', fcntl.ioctl(sock.fileno(), termios.FIONREAD, b'\0' * 4))[0]
 
 
 def feed(sock: socket.socket, data: bytes, close: bool = True) -> threading.Thread:
@@ -1529,11 +1554,9 @@ def test_plain_socket_big_reads(timeout: Optional[float]) -> None:
     # and the socket's timeouts as they were.
     data = os.urandom(3 * IO_SIZE + 1000)
     (a, b) = socket.socketpair()
-    a.settimeout(timeout)
     thread = feed(b, b'POST / HTTP/1.1\r\n\r\n' + data + b'\r\n')
     try:
-        stream = Stream(a, timeout=timeout)
-        assert stream._plain is True
+        stream = armed(a, timeout)
         assert stream.read_preamble() == b'POST / HTTP/1.1'
         assert stream.buffered() > 0
         assert stream.read(IO_SIZE) == data[:IO_SIZE]
@@ -1544,8 +1567,8 @@ def test_plain_socket_big_reads(timeout: Optional[float]) -> None:
         rest = data[2 * IO_SIZE:]
         assert stream.read_chunk_data(len(rest)) == rest
         assert stream.read_preamble() is None
-        assert a.gettimeout() == timeout
-        assert kernel_timeouts(a) == (NO_TIMEVAL, NO_TIMEVAL)
+        assert a.gettimeout() is None
+        assert kernel_timeouts(a) == expected_timeouts(timeout)
     finally:
         thread.join()
         a.close()
@@ -1555,13 +1578,12 @@ def test_plain_socket_big_reads(timeout: Optional[float]) -> None:
 def test_plain_socket_big_read_short() -> None:
     # The peer closes early: the same message as through recv_into().
     (a, b) = socket.socketpair()
-    a.settimeout(5)
     thread = feed(b, b'x' * 100000)
     try:
-        stream = Stream(a, timeout=5)
+        stream = armed(a, 5)
         check_error(ProtocolError, 'expected to read 200000 bytes, but received 100000',
                     stream.read, 200000)
-        assert kernel_timeouts(a) == (NO_TIMEVAL, NO_TIMEVAL)
+        assert kernel_timeouts(a) == expected_timeouts(5)
     finally:
         thread.join()
         a.close()
@@ -1573,11 +1595,10 @@ def test_plain_socket_big_read_memory_follows_bytes() -> None:
     # (traced by tracemalloc, so even a buffer the kernel never wrote into
     # counts) follows the 900 bytes, not the 16 MiB.
     (a, b) = socket.socketpair()
-    a.settimeout(5)
     thread = feed(b, b'x' * 900)
     tracemalloc.start()
     try:
-        stream = Stream(a, timeout=5)
+        stream = armed(a, 5)
         tracemalloc.reset_peak()
         before = tracemalloc.get_traced_memory()[0]
         check_error(ProtocolError, 'expected to read {} bytes, but received 900'.format(MAX_IO_SIZE),
@@ -1593,17 +1614,16 @@ def test_plain_socket_big_read_memory_follows_bytes() -> None:
 
 def test_plain_socket_big_send() -> None:
     # What does not fit in the socket buffer goes in one blocking send();
-    # the socket's own timeout and the kernel's are as before afterwards.
+    # the kernel's timeouts are as before afterwards.
     data = os.urandom(4 * IO_SIZE)
     (a, b) = socket.socketpair()
-    a.settimeout(5)
     (thread, got) = draining(b)
     try:
-        stream = Stream(a, timeout=5)
+        stream = armed(a, 5)
         stream.send_all(data)
         assert stream.sent == len(data)
-        assert a.gettimeout() == 5
-        assert kernel_timeouts(a) == (NO_TIMEVAL, NO_TIMEVAL)
+        assert a.gettimeout() is None
+        assert kernel_timeouts(a) == expected_timeouts(5)
         a.shutdown(socket.SHUT_WR)
         thread.join()
         assert bytes(got) == data
@@ -1616,14 +1636,13 @@ def test_plain_socket_big_send_timeout() -> None:
     # A peer that reads nothing: the send times out as the socket's own
     # would, and the socket's timeouts are as before.
     (a, b) = socket.socketpair()
-    a.settimeout(0.2)
     try:
-        stream = Stream(a, timeout=0.2)
+        stream = armed(a, 0.2)
         with pytest.raises(socket.timeout) as info:
             stream.send_all(bytes(4 * IO_SIZE))
         assert str(info.value) == 'timed out'
-        assert a.gettimeout() == 0.2
-        assert kernel_timeouts(a) == (NO_TIMEVAL, NO_TIMEVAL)
+        assert a.gettimeout() is None
+        assert kernel_timeouts(a) == expected_timeouts(0.2)
     finally:
         a.close()
         b.close()
@@ -1634,10 +1653,9 @@ def test_plain_socket_big_read_interrupted(family: str) -> None:
     # A big read waiting in the kernel (MSG_WAITALL) still ends when another
     # thread interrupts the stream, as a server shutting down does.
     (a, b) = socket.socketpair() if family == 'unix' else tcp_pair()
-    a.settimeout(30)
     b.sendall(b'x' * 1000)
     errors: List[BaseException] = []
-    stream = Stream(a, timeout=30)
+    stream = armed(a, 30)
 
     def read() -> None:
         try:
@@ -1647,15 +1665,16 @@ def test_plain_socket_big_read_interrupted(family: str) -> None:
     thread = threading.Thread(target=read)
     thread.start()
     try:
-        while a.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16) == NO_TIMEVAL:
-            time.sleep(0.01)  # until the read waits in the kernel
+        while queued(a):
+            time.sleep(0.01)  # until the read took the bytes and waits
+        time.sleep(0.05)
         stream.interrupt()
         thread.join(10)
         assert not thread.is_alive()
         assert [str(e) for e in errors] == [
             'expected to read {} bytes, but received 1000'.format(MAX_IO_SIZE)
         ]
-        assert a.gettimeout() == 30
+        assert a.gettimeout() is None
     finally:
         b.close()
         a.close()

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""Tests for degu.sources: what bodies read from, and the kernel-waiting calls.
+"""Tests for degu.sources: what bodies read from, and the kernel-waiting reads.
 
 (The ``Source`` behaviour of a ``Stream`` and of a ``FileSource`` under a
 body is tested through the bodies, in test_bodies; the body deadline in
@@ -18,32 +18,39 @@ from degu.bodies import Body
 from degu.errors import ProtocolError
 from degu.limits import FIRST_PIECE, IO_SIZE
 from degu.sockio import Stream
-from degu.sources import FileSource, blocking_call, piece_size
+from degu.sources import TOO_SLOW, FileSource, piece_size
 from test_degu.helpers import draining
 from test_degu.test_sockio import check_error
 
-NO_TIMEVAL = struct.pack('ll', 0, 0)
+
+def rcvtimeo(sock: socket.socket) -> float:
+    """The kernel's receive timeout of *sock*, in seconds."""
+    (seconds, micro) = struct.unpack('ll', sock.getsockopt(
+        socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.calcsize('ll')))
+    return seconds + micro / 1e6
 
 
-def test_blocking_call_times_out_and_restores() -> None:
-    # Nothing arrives: the kernel gives up after `seconds`, and the socket's
-    # own timeout and the kernel option are as they were.
+def test_recv_all_waits_the_credit_then_restores() -> None:
+    # Nothing arrives: the kernel gives up after the body's credit, and the
+    # receive timeout is the stream's own again.
     (a, b) = socket.socketpair()
-    a.settimeout(7)
     try:
-        with pytest.raises(BlockingIOError):
-            blocking_call(a, socket.SO_RCVTIMEO, 0.05, a.recv, 10, socket.MSG_WAITALL)
-        assert a.gettimeout() == 7
-        assert a.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16) == NO_TIMEVAL
+        stream = Stream(a, 7)
+        stream.arm()
+        stream._credit = 0.05
+        with pytest.raises(TimeoutError) as info:
+            stream._recv_all(10)
+        assert str(info.value) == TOO_SLOW
+        assert a.gettimeout() is None
+        assert abs(rcvtimeo(a) - 7) < 0.01  # (the kernel keeps clock ticks)
     finally:
         a.close()
         b.close()
 
 
-def test_blocking_call_waits_for_all() -> None:
+def test_recv_all_waits_for_all() -> None:
     # MSG_WAITALL: one call returns every byte, sent in pieces meanwhile.
     (a, b) = socket.socketpair()
-    a.settimeout(7)
     data = os.urandom(3 * IO_SIZE)
 
     def send() -> None:
@@ -52,9 +59,10 @@ def test_blocking_call_waits_for_all() -> None:
     thread = threading.Thread(target=send)
     thread.start()
     try:
-        assert blocking_call(a, socket.SO_RCVTIMEO, 5, a.recv, len(data),
-                             socket.MSG_WAITALL) == data
-        assert a.gettimeout() == 7
+        stream = Stream(a, 7)
+        stream.arm()
+        assert stream._recv_all(len(data)) == data
+        assert abs(rcvtimeo(a) - 7) < 0.01
     finally:
         thread.join()
         a.close()
