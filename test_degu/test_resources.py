@@ -711,7 +711,12 @@ def get_raw(address: Any) -> bytes:
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.settimeout(PATIENCE)
         sock.connect(address)
-        sock.sendall(b'GET /hi HTTP/1.1\r\nconnection: close\r\n\r\n')
+        try:
+            sock.sendall(b'GET /hi HTTP/1.1\r\nconnection: close\r\n\r\n')
+        except BrokenPipeError:
+            # A refused peer may be closed before its request is even
+            # written: still read whatever the server said (nothing).
+            pass
         return read_until_closed(sock, PATIENCE)
 
 
