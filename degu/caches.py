@@ -31,7 +31,7 @@ Three rules keep that promise:
   remembered ones; the other parts are immutable.
 """
 
-from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
+from typing import Any, Callable, Dict, Final, List, Optional, Tuple, TypeVar
 
 from .limits import (
     BUF_LEN,
@@ -84,11 +84,11 @@ def remember(cache: Dict[K, V], key: K, value: V) -> V:
 # query, method bit); status lines -> (status, reason); header lines ->
 # (name, value).
 
-_requests: Dict[bytes, Tuple[str, str, Headers, Tuple[str, ...], Optional[str]]] = {}
-_responses: Dict[bytes, Tuple[int, str, Headers]] = {}
-_request_lines: Dict[bytes, Tuple[str, str, Tuple[str, ...], Optional[str], int]] = {}
-_status_lines: Dict[bytes, Tuple[int, str]] = {}
-_header_lines: Dict[bytes, Tuple[str, Any]] = {}
+_requests: Final[Dict[bytes, Tuple[str, str, Headers, Tuple[str, ...], Optional[str]]]] = {}
+_responses: Final[Dict[bytes, Tuple[int, str, Headers]]] = {}
+_request_lines: Final[Dict[bytes, Tuple[str, str, Tuple[str, ...], Optional[str], int]]] = {}
+_status_lines: Final[Dict[bytes, Tuple[int, str]]] = {}
+_header_lines: Final[Dict[bytes, Tuple[str, Any]]] = {}
 
 
 def _headers(lines: List[bytes], isresponse: bool) -> Headers:
@@ -182,9 +182,9 @@ def parse_response(preamble: bytes) -> Tuple[int, str, Headers]:
 # Header lines: (name, value type, value) -> '\r\nname: value', for str and
 # int values only.
 
-_request_lines_for: Dict[Tuple[Any, ...], str] = {}
-_status_lines_for: Dict[Tuple[Any, ...], str] = {}
-_rendered_lines: Dict[Tuple[str, type, Any], str] = {}
+_request_lines_for: Final[Dict[Tuple[Any, ...], str]] = {}
+_status_lines_for: Final[Dict[Tuple[Any, ...], str]] = {}
+_rendered_lines: Final[Dict[Tuple[str, type, Any], str]] = {}
 
 
 def _check_names(headers: Headers, method: str) -> None:
@@ -234,8 +234,14 @@ def _whole_key(first: Any, second: Any, headers: Headers) -> Tuple[Any, ...]:
     Only ``str`` names with ``str`` or ``int`` values make a key: equal is
     not enough (``1``, ``1.0`` and ``True`` are equal and hash alike, but
     render differently or not at all).  Anything else raises ``TypeError``
-    (the caller then takes the path below it).
+    (the caller then takes the path below it).  One header (a response's
+    ``content-length``, say) makes its tuple at once, without the list.
     """
+    if len(headers) == 1:
+        for (name, value) in headers.items():
+            if type(name) is not str or (type(value) is not str and type(value) is not int):
+                raise TypeError(name)
+            return (first, second, name, value)
     key: List[Any] = [first, second]
     for (name, value) in headers.items():
         if type(name) is not str or (type(value) is not str and type(value) is not int):
@@ -248,8 +254,8 @@ def _whole_key(first: Any, second: Any, headers: Headers) -> Tuple[Any, ...]:
 # Whole preambles, keyed by _whole_key(): stored once the checks of the line
 # cache below passed, for str names with str and int values only (the only
 # ones whose hash says everything about how they render).
-_whole_requests: Dict[Tuple[Any, ...], bytes] = {}
-_whole_responses: Dict[Tuple[Any, ...], bytes] = {}
+_whole_requests: Final[Dict[Tuple[Any, ...], bytes]] = {}
+_whole_responses: Final[Dict[Tuple[Any, ...], bytes]] = {}
 
 
 def render_request(method: Any, uri: Any, headers: Any) -> bytes:

@@ -384,7 +384,16 @@ class Stream(SocketSource):
             self._stop = added
             if added == 0:
                 return None
-            index = buf.find(PREAMBLE_END, 0, added)
+            # What arrived, as bytes, split at the first CRLFCRLF.  For the
+            # few hundred bytes of a usual message this costs less than
+            # find() with bounds and then a slice (partition() takes one
+            # argument, find() parses three); at worst it copies BUF_LEN
+            # bytes twice.  What follows the preamble stays in the buffer.
+            (preamble, found, _) = self._view[0:added].tobytes().partition(PREAMBLE_END)
+            if found:
+                self._start = len(preamble) + 4
+                return preamble
+            index = -1
         else:
             index = buf.find(PREAMBLE_END, start, self._stop)
         if index < 0:
