@@ -49,7 +49,11 @@ What is measured, and against what:
   another CPU) against one server configured with ``max_connections=600``
   (the default, 50, would refuse most of them): requests/s, latency
   percentiles, requests that waited more than 2 s, and the connects the
-  kernel dropped from a full accept queue.  Skipped without ``wrk``.
+  kernel dropped from a full accept queue.  The same load goes first to a
+  floor: a Python server with a thread per connection that answers fixed
+  bytes and parses nothing (``raw-http`` in ``servers.py``), so that what
+  the interpreter and the GIL cost such a server shows beside degu's
+  figures.  Skipped without ``wrk``.
 
 * **Profile** (``profiling.py``, ``--profile``).  Instead of all the above:
   cProfile of the degu client and of the server's connection thread.

@@ -9,6 +9,12 @@ the requests that waited more than 2 s (wrk's timeouts), and how many
 connects the kernel dropped from a full accept queue meanwhile
 (``TcpExtListenOverflows`` of ``/proc/net/netstat``, machine-wide).  Skipped
 without ``wrk`` or without a second CPU.
+
+The same load first goes to the floor (``raw-http`` of
+``benchmarks.servers``): a Python server with a thread per connection that
+answers each request with fixed bytes and parses nothing.  Its latencies
+are what the interpreter, the GIL and the kernel cost such a server on this
+machine, whatever it does per request; degu's are reported beside them.
 """
 
 import os
@@ -72,6 +78,30 @@ def parse_wrk(out: str) -> Dict[str, Any]:
     return result
 
 
+def _under_load(wrk: str, spec: ServerSpec, seconds: int, cpu: int) -> Dict[str, Any]:
+    """Serve *spec* in a child process to ``wrk`` on *cpu*; wrk's figures."""
+    server = ServerProcess(spec)
+    try:
+        before = listen_overflows()
+        out = subprocess.run(
+            [wrk, '-t1', '-c{}'.format(CLIENTS), '-d{}s'.format(seconds), '--latency',
+             'http://{}:{}/'.format(*server.address)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=seconds + 60,
+            universal_newlines=True,
+            preexec_fn=lambda: os.sched_setaffinity(0, {cpu}),
+        ).stdout
+        after = listen_overflows()
+        (count, last) = server.errors()
+    finally:
+        server.stop()
+    result = parse_wrk(out)
+    result['listen_overflows'] = (after - before if before is not None
+                                  and after is not None else None)
+    if count:
+        result['errors'].append('server: {} errors, last: {}'.format(count, last))
+    return result
+
+
 def bench_fairness(settings: Settings, progress: Progress, cpu: Optional[int],
                    affinity: Optional[Set[int]]) -> Dict[str, Any]:
     seconds = 1 if settings.rounds < 3 else 6
@@ -87,27 +117,14 @@ def bench_fairness(settings: Settings, progress: Progress, cpu: Optional[int],
         progress.step('500 clients: skipped ({})'.format(base['skipped']))
         return base
     assert wrk is not None
-    server = ServerProcess(ServerSpec('degu', 'inet', ('127.0.0.1', 0), app=app,
-                                      options={'max_connections': MAX_CONNECTIONS}))
-    try:
-        before = listen_overflows()
-        out = subprocess.run(
-            [wrk, '-t1', '-c{}'.format(CLIENTS), '-d{}s'.format(seconds), '--latency',
-             'http://{}:{}/'.format(*server.address)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=seconds + 60,
-            universal_newlines=True,
-            preexec_fn=lambda: os.sched_setaffinity(0, {others[0]}),
-        ).stdout
-        after = listen_overflows()
-        (count, last) = server.errors()
-    finally:
-        server.stop()
+    floor = _under_load(wrk, ServerSpec('raw-http', 'inet', ('127.0.0.1', 0)),
+                        seconds, others[0])
     result = dict(base)
-    result.update(parse_wrk(out))
-    result['listen_overflows'] = (after - before if before is not None
-                                  and after is not None else None)
-    if count:
-        result['errors'].append('server: {} errors, last: {}'.format(count, last))
-    progress.step('500 clients: p99 {} ms, {} timeouts'.format(result['p99'],
-                                                              result['timeouts']))
+    result.update(_under_load(wrk, ServerSpec(
+        'degu', 'inet', ('127.0.0.1', 0), app=app,
+        options={'max_connections': MAX_CONNECTIONS}), seconds, others[0]))
+    result['floor'] = floor
+    result['errors'] = result['errors'] + ['floor: ' + e for e in floor['errors']]
+    progress.step('500 clients: p99 {} ms, {} timeouts (floor: p99 {} ms)'.format(
+        result['p99'], result['timeouts'], floor['p99']))
     return result

@@ -204,6 +204,15 @@ def format_report(report: Dict[str, Any]) -> str:
                     _fmt(fair['p75'], '.1f'), _fmt(fair['p90'], '.1f'),
                     _fmt(fair['p99'], '.1f'), fair['timeouts'],
                     _fmt(fair['listen_overflows'], 'd')))
+            floor = fair.get('floor')
+            if floor:
+                add('  floor, the same load on a Python thread per connection answering '
+                    'fixed bytes:')
+                add('  {} requests/s; latency p50 {} ms, p75 {} ms, p90 {} ms, p99 {} ms; '
+                    'waited > 2 s: {}'.format(
+                        _fmt(floor['rps'], ',.0f'), _fmt(floor['p50'], '.1f'),
+                        _fmt(floor['p75'], '.1f'), _fmt(floor['p90'], '.1f'),
+                        _fmt(floor['p99'], '.1f'), floor['timeouts']))
     add('')
     quick = report['settings'].get('quick')
     add('Targets' + (' (defined for pinned runs)' if not report['pinned'] else '')

@@ -3,7 +3,8 @@
 
 Three kinds serve the same echo workload: ``raw`` (bare sockets),
 ``degu`` (``degu.server.Server`` / ``SSLServer``) and ``stdlib``
-(``http.server``).  A child counts its own errors: for degu, every record
+(``http.server``).  A fourth, ``raw-http``, is the floor of the fairness
+part: a fixed answer to each request, from a thread per connection.  A child counts its own errors: for degu, every record
 of WARNING or above on the ``degu`` loggers, which include the exceptions
 an app raises (the server logs them at ERROR).  Nothing of the server is
 subclassed, and nothing is added to the measured path: the app is called
@@ -20,6 +21,7 @@ import socketserver
 import sys
 import threading
 import time
+import _thread
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from .common import read_status_kib
@@ -147,6 +149,60 @@ class RawServer:
             ).start()
 
 
+# What RawHTTPServer answers: what degu answers benchmarks.workers.app.
+HTTP_ANSWER = b'HTTP/1.1 200 OK\r\ncontent-length: 12\r\n\r\nhello, world'
+PREAMBLE_END = b'\r\n\r\n'
+# degu's own listen backlog (degu.limits.LISTEN_BACKLOG, which is not public
+# API; a test keeps the two equal): a burst of 500 connects must not overflow.
+RAW_HTTP_BACKLOG = 1024
+
+
+def _raw_http(sock: socket.socket, counter: ErrorCounter) -> None:
+    """Answer every request on *sock* with ``HTTP_ANSWER`` until the peer closes.
+
+    A request is counted by its ``CRLFCRLF`` (a GET has no body), also when
+    one is split between two ``recv()`` calls or several arrive in one.
+    """
+    rest = b''
+    try:
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            seen = rest + data
+            count = seen.count(PREAMBLE_END)
+            if count:
+                seen = seen[seen.rfind(PREAMBLE_END) + 4:]
+                sock.sendall(HTTP_ANSWER * count)
+            rest = seen[-3:]
+    except ConnectionError:
+        pass  # wrk resets its connections when its time is up
+    except Exception as e:
+        counter.add(repr(e))
+    finally:
+        sock.close()
+
+
+class RawHTTPServer:
+    """The least a Python server with a thread per connection can do.
+
+    Each connection gets a thread that answers each request with the same
+    bytes, parsing nothing: what is left of a request's cost is the
+    interpreter's, the GIL's and the kernel's.  Started as degu starts its
+    connection threads (``_thread.start_new_thread``), with degu's backlog.
+    """
+
+    def __init__(self, sock: socket.socket, counter: ErrorCounter) -> None:
+        self.sock = sock
+        self.counter = counter
+
+    def serve_forever(self) -> None:
+        while True:
+            (conn, _) = self.sock.accept()
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            _thread.start_new_thread(_raw_http, (conn, self.counter))
+
+
 class StdlibHandler(http.server.BaseHTTPRequestHandler):
     """Echo handler for the stdlib case, as a careful stdlib user would write it.
 
@@ -214,7 +270,7 @@ def family_address(family: str, tmpdir: str, name: str) -> Any:
     return ('127.0.0.1', 0)
 
 
-def _bind(family: str, address: Any) -> socket.socket:
+def _bind(family: str, address: Any, backlog: int = 64) -> socket.socket:
     if family == 'unix':
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     elif family == 'inet6':
@@ -222,7 +278,7 @@ def _bind(family: str, address: Any) -> socket.socket:
     else:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(address)
-    sock.listen(64)
+    sock.listen(backlog)
     return sock
 
 
@@ -279,6 +335,9 @@ def _build_server(spec: ServerSpec, counter: ErrorCounter,
         sock = _bind(spec.family, spec.address)
         return (RawServer(sock, spec.size, counter, sslctx, spec.kind == 'raw-bytes'),
                 sock.getsockname())
+    if spec.kind == 'raw-http':
+        sock = _bind(spec.family, spec.address, RAW_HTTP_BACKLOG)
+        return (RawHTTPServer(sock, counter), sock.getsockname())
     if spec.kind == 'stdlib':
         if spec.family == 'unix':
             handler: Any = StdlibUnixHandler

@@ -27,6 +27,7 @@ from benchmarks.clients import degu_client
 from benchmarks.large import LARGE_CASES
 from benchmarks.pingpong import CASES, FAMILIES
 from benchmarks.report import TARGETS, format_report
+from test_degu.helpers import recv_exactly
 
 TREE = os.path.dirname(os.path.dirname(os.path.abspath(benchmarks.__file__)))
 PACKAGE = os.path.join(TREE, 'benchmarks')
@@ -213,6 +214,11 @@ def test_text_report_of_real_run(quick: Dict[str, Any]) -> None:
     for heading in ('Ping-pong:', 'Large bodies:', 'Concurrent keep-alive',
                     'Footprint', 'Targets'):
         assert heading in text
+    if not quick['fairness'].get('skipped'):
+        # The floor is reported beside degu, from the same run.
+        assert quick['fairness']['floor']['errors'] == []
+        assert is_positive_number(quick['fairness']['floor']['rps'])
+        assert '  floor, the same load on a Python thread per connection' in text
     assert text.splitlines()[-2] == 'No errors.'
 
 
@@ -397,3 +403,90 @@ def test_uses_only_public_api() -> None:
 
 def test_no_bench_in_the_runtime_package() -> None:
     assert not os.path.exists(os.path.join(os.path.dirname(degu.__file__), 'bench.py'))
+
+
+# -- Fairness: wrk's report, the floor server ---------------------------------
+
+WRK_OUTPUT = '''\
+Running 6s test @ http://127.0.0.1:40000/
+  1 threads and 500 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     7.92ms   17.30ms   1.52s    97.50%
+    Req/Sec    84.69k    12.44k  107.83k    68.33%
+  Latency Distribution
+     50%  544.00us
+     75%    6.38ms
+     90%    8.26ms
+     99%    1.25s
+  506004 requests in 6.05s, 29.44MB read
+  Socket errors: connect 0, read 0, write 0, timeout 12
+Requests/sec:  83698.11
+Transfer/sec:      4.87MB
+'''
+
+
+def test_parse_wrk() -> None:
+    from benchmarks.fairness import parse_wrk
+    assert parse_wrk(WRK_OUTPUT) == {
+        'rps': 83698.11, 'timeouts': 12, 'errors': [],
+        'p50': 0.544, 'p75': 6.38, 'p90': 8.26, 'p99': 1250.0,
+    }
+    broken = WRK_OUTPUT.replace('read 0', 'read 3')
+    assert parse_wrk(broken)['errors'] == [
+        'Socket errors: connect 0, read 3, write 0, timeout 12']
+    assert parse_wrk('unable to connect to 127.0.0.1:1 Connection refused')['errors'] == [
+        'wrk: no result: unable to connect to 127.0.0.1:1 Connection refused']
+
+
+def test_listen_overflows() -> None:
+    from benchmarks.fairness import listen_overflows
+    value = listen_overflows()
+    if os.path.exists('/proc/net/netstat'):
+        assert type(value) is int and value >= 0
+    else:
+        assert value is None
+
+
+def test_raw_http_backlog_is_degus() -> None:
+    from degu.limits import LISTEN_BACKLOG
+    assert servers.RAW_HTTP_BACKLOG == LISTEN_BACKLOG
+
+
+def test_raw_http_answers_each_request() -> None:
+    # One answer per CRLFCRLF: split across recv() calls, or several in one.
+    import socket
+    import threading
+    (ours, theirs) = socket.socketpair()
+    counter = servers.ErrorCounter()
+    thread = threading.Thread(target=servers._raw_http, args=(theirs, counter))
+    thread.start()
+    request = b'GET / HTTP/1.1\r\nhost: x\r\n\r\n'
+    try:
+        ours.sendall(request[:-1])
+        time.sleep(0.05)  # (so that the last byte comes in a recv() of its own)
+        ours.sendall(request[-1:])
+        answer = servers.HTTP_ANSWER
+        assert recv_exactly(ours, len(answer)) == answer
+        ours.sendall(request * 3)
+        assert recv_exactly(ours, 3 * len(answer)) == 3 * answer
+    finally:
+        ours.close()
+        thread.join(GUARD)
+    assert counter.count == 0
+
+
+def test_floor_server_under_wrk() -> None:
+    # The floor of the fairness part, under the load that part puts on it
+    # (one second of it): wrk gets answers, and nobody counts an error.
+    import shutil
+    from benchmarks.fairness import _under_load
+    wrk = shutil.which('wrk')
+    if wrk is None:
+        pytest.skip('wrk is not installed')
+    cpu = min(os.sched_getaffinity(0))
+    result = _under_load(wrk, servers.ServerSpec('raw-http', 'inet', ('127.0.0.1', 0)),
+                         1, cpu)
+    assert result['errors'] == []
+    assert is_positive_number(result['rps'])
+    for p in ('p50', 'p75', 'p90', 'p99'):
+        assert is_positive_number(result[p])
