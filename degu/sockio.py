@@ -99,9 +99,9 @@ class Stream(SocketSource):
     when it was not its owner's own doing.
     """
 
-    __slots__ = ('_send', '_buf', '_view', '_start', '_stop', '_parts', '_size',
-                 '_owed', '_scratch', '_received', '_closed', '_broken', '_closing',
-                 'server_side', 'sent', 'reason')
+    __slots__ = ('_send', '_buf', '_view', '_start', '_stop', '_tail', '_tail_at',
+                 '_parts', '_size', '_owed', '_scratch', '_received', '_closed',
+                 '_broken', '_closing', 'server_side', 'sent', 'reason')
 
     def label(self) -> str:
         return '<reader>'
@@ -117,6 +117,10 @@ class Stream(SocketSource):
         self._view = memoryview(self._buf)
         self._start = 0
         self._stop = 0
+        # What followed the last preamble in its receive, as bytes, from
+        # offset _tail_at on; emptied once used or when the buffer moves.
+        self._tail = b''
+        self._tail_at = 0
         self._parts: List[Buffer] = []
         self._size = 0
         self._owed = b''
@@ -246,6 +250,7 @@ class Stream(SocketSource):
         self._credit = self._budget
         self._scratch = None
         self._received = 0
+        self._tail = b''
         if self._closing is not None:
             self.reason = self._closing
             self.close()
@@ -299,9 +304,7 @@ class Stream(SocketSource):
 
     def fail(self) -> None:
         """A read failed half-way: no more reads; a client-side stream closes.
-
-        (``broken`` then tells a server that its peer was at fault.)
-        """
+        (``broken`` then tells a server that its peer was at fault.)"""
         self._broken = True
         self._start = self._stop = 0
         self._owed = b''
@@ -354,6 +357,7 @@ class Stream(SocketSource):
         start = self._start
         if start:
             stop = self._stop
+            self._tail = b''  # (it moves)
             self._buf[0:stop - start] = self._view[start:stop]
             self._start = 0
             self._stop = stop - start
@@ -384,14 +388,15 @@ class Stream(SocketSource):
             self._stop = added
             if added == 0:
                 return None
-            # What arrived, as bytes, split at the first CRLFCRLF.  For the
-            # few hundred bytes of a usual message this costs less than
-            # find() with bounds and then a slice (partition() takes one
-            # argument, find() parses three); at worst it copies BUF_LEN
-            # bytes twice.  What follows the preamble stays in the buffer.
-            (preamble, found, _) = self._view[0:added].tobytes().partition(PREAMBLE_END)
+            # What arrived, as bytes, split at the first CRLFCRLF: for the
+            # few hundred bytes of a usual message, cheaper than find() with
+            # bounds and a slice (at worst, BUF_LEN bytes copied twice).
+            # What follows stays in the buffer, and is kept as bytes too
+            # (the _tail): a body of exactly those bytes costs no copy.
+            (preamble, found, self._tail) = self._view[0:added].tobytes().partition(
+                PREAMBLE_END)
             if found:
-                self._start = len(preamble) + 4
+                self._start = self._tail_at = len(preamble) + 4
                 return preamble
             index = -1
         else:
@@ -497,10 +502,8 @@ class Stream(SocketSource):
         Up to ``BUF_LEN`` the bytes are gathered in the read buffer; bigger
         pieces (a relayed body, in pieces of ``piece_size()``) in a scratch
         buffer kept until the body ends (``finished()``), so streaming a big
-        body costs no new allocation per piece.  The scratch buffer grows
-        only as bytes arrive: it starts at ``FIRST_PIECE`` bytes, and a new
-        one is at most twice the one before (filled by bytes received), then
-        doubles each time it is full.
+        body costs no allocation per piece.  The scratch buffer grows only as
+        bytes arrive: from ``FIRST_PIECE`` bytes, doubling once bytes filled it.
         """
         self._check_readable()
         if self._owed:
@@ -537,6 +540,11 @@ class Stream(SocketSource):
         start = self._start
         if size <= self._stop - start:
             self._start = start + size
+            if size == len(self._tail) and start == self._tail_at:
+                # All that came with the preamble: bytes already.
+                tail = self._tail
+                self._tail = b''
+                return tail
             return self._view[start:start + size].tobytes()
         if size <= BUF_LEN:
             return self._fill_buffer(size).tobytes()
@@ -547,9 +555,9 @@ class Stream(SocketSource):
 
         The bytes go into pieces sized by ``piece_size()``, joined once at
         the end: memory follows the bytes received, not the bytes announced
-        (at most about twice them, with the joined copy).  A ``_direct``
-        socket has a faster way (``_recv_pieces()``); the pieces of any other
-        are ``bytearray`` objects, zero-filled before the bytes go into them.
+        (at most about twice them, with the joined copy).  The pieces are
+        zero-filled ``bytearray`` objects; a ``_direct`` socket has a faster
+        way (``_recv_pieces()``).
         """
         if self._direct:
             return self._recv_pieces(size, total)

@@ -515,6 +515,60 @@ def test_read_preamble_pipelined() -> None:
     assert sock.recv_calls == 2
 
 
+def test_read_body_that_came_with_its_preamble() -> None:
+    # The usual small message: preamble and body in one recv(), the body
+    # read whole (read_preamble() keeps it as bytes already).
+    for body in (b'', b'x', b'hello world'):
+        sock = FakeSocket(b'PUT / HTTP/1.1' + PREAMBLE_END + body)
+        reader = Stream(sock)
+        assert reader.read_preamble() == b'PUT / HTTP/1.1'
+        assert reader.read(len(body)) == body
+        assert reader.buffered() == 0
+        assert reader.read_preamble() is None
+        assert sock.recv_calls == 2
+
+
+def test_read_pipelined_bodies() -> None:
+    # What followed the first preamble is two bodies and a preamble: each
+    # read gets its own bytes, whichever message they came with.
+    data = (b'A' + PREAMBLE_END + b'ab' + b'cd' + b'B' + PREAMBLE_END + b'efg')
+    sock = FakeSocket(data)
+    reader = Stream(sock)
+    assert reader.read_preamble() == b'A'
+    assert reader.read(2) == b'ab'
+    assert reader.read(2) == b'cd'
+    assert reader.read_preamble() == b'B'
+    assert reader.read(3) == b'efg'
+    assert sock.recv_calls == 1
+
+
+def test_read_after_buffer_moved() -> None:
+    # The bytes that came with a preamble ('abc', at offset 5) are kept as
+    # bytes; once the buffer is compacted, other bytes sit at offset 5,
+    # and a read of the same length there must get those.
+    reader = Stream(ScriptSocket(b'A' + PREAMBLE_END + b'abc', b'dEFGHIJK'))
+    assert reader.read_preamble() == b'A'
+    assert bytes(reader.take(1)) == b'a'
+    assert reader.read(4) == b'bcdE'
+    assert bytes(reader.take(1)) == b'F'
+    assert reader.read(3) == b'GHI'
+    assert reader.read(2) == b'JK'
+
+
+def test_read_after_preamble_that_came_in_pieces() -> None:
+    # Two pipelined preambles arrive together (the bytes after the first are
+    # kept as bytes); the third comes in two receives and ends at the same
+    # offset as the first, followed by a body as long as those kept bytes.
+    # The read must get the new body, not what came with the first preamble.
+    second = b'GET /b HTTP/1.1' + PREAMBLE_END
+    reader = Stream(ScriptSocket(b'GET / HTTP/1.1' + PREAMBLE_END + second,
+                                 b'PUT / HTTP/1.1', PREAMBLE_END + b'y' * len(second)))
+    assert reader.read_preamble() == b'GET / HTTP/1.1'
+    assert reader.read_preamble() == b'GET /b HTTP/1.1'
+    assert reader.read_preamble() == b'PUT / HTTP/1.1'
+    assert reader.read(len(second)) == b'y' * len(second)
+
+
 def test_read_preamble_empty_preamble() -> None:
     # b'\r\n\r\n' alone is an empty preamble (the parser rejects it later).
     assert fake_reader(PREAMBLE_END).read_preamble() == b''
