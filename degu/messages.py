@@ -19,7 +19,7 @@ has no body.
 """
 
 from collections import namedtuple
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Final, List, Optional, Tuple
 
 from .bodies import Body, BodyIter, ChunkedBody, ChunkedBodyIter
 from .caches import parse_request, parse_response, render_request, render_response
@@ -32,6 +32,9 @@ Headers = Dict[str, Any]
 # What Connection.request() returns.
 Response = namedtuple('Response', 'status reason headers body')
 ResponseType = Response
+# Builds a Response without the namedtuple's Python-level __new__ (held
+# here, so that each call skips looking the method up on ``tuple``).
+_new_tuple: Final[Callable[..., Any]] = tuple.__new__
 
 
 def set_default_header(headers: Headers, key: str, val: Any) -> None:
@@ -206,8 +209,7 @@ def read_response(stream: Stream, method: str) -> Response:
         body = ChunkedBody(stream)
     if body is None:
         stream.finished()
-    # tuple.__new__ builds the namedtuple without its Python-level __new__.
-    return tuple.__new__(Response, (status, reason, headers, body))
+    return _new_tuple(Response, (status, reason, headers, body))
 
 
 def _skip_interim(stream: Stream, preamble: bytes,
