@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Dict, Optional, Tuple
 
 from . import addresses
 from ._mypyc import mypyc_attr
-from .bodies import api
+from .bodies import _IncomingBody, api
 from .errors import TYPE_ERROR, TYPE_ERROR2, ConnectionClosedError, bad_method
 from .limits import BODY_CONSUMED, CLIENT_TIMEOUT, METHOD_BITS, PUT_POST_MASK
 from .messages import Response, read_response, set_default_header, write_request
@@ -70,7 +70,8 @@ class Connection:
         self._stream = Stream(sock, gettimeout() if callable(gettimeout) else None)
         if self._stream.timeout is not None:
             self._stream.arm()  # kernel timeouts where possible (one syscall per I/O)
-        self._response_body: Any = None
+        # (Typed, so that a compiled build reads its _state natively.)
+        self._response_body: Optional[_IncomingBody] = None
 
     @property
     def closed(self) -> bool:

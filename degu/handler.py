@@ -54,7 +54,7 @@ import time
 from typing import Any, Final, Optional, Tuple
 
 from .addresses import credentials, nodelay
-from .bodies import api
+from .bodies import _IncomingBody, api
 from .errors import TYPE_ERROR, ExpectationFailedError, ProtocolError, error_status
 from .limits import BODY_CONSUMED, MAX_LOGGED_MESSAGE
 from .messages import Response, frame_response, read_request, send_response, wants_close
@@ -333,11 +333,12 @@ def check_response(request: Request, response: Any) -> Tuple[int, Any, Any, Any]
         raise TypeError(
             'response: need a {!r}; got a {!r}'.format(tuple, kind)
         )
-    if len(response) != 4:
+    items: Tuple[Any, ...] = response  # (indexed natively when compiled)
+    if len(items) != 4:
         raise ValueError(
-            'response: need a 4-tuple; got a {}-tuple'.format(len(response))
+            'response: need a 4-tuple; got a {}-tuple'.format(len(items))
         )
-    status = response[0]
+    status = items[0]
     if type(status) is not int:
         raise TypeError(TYPE_ERROR.format('status', int, type(status), status))
     if not (100 <= status <= 599):
@@ -355,7 +356,7 @@ def closing(live: LiveConnection, session: Session, request: Request,
     header: ``close`` is the only value an app may give).
     """
     why: Optional[str] = None
-    body = request._body
+    body: Optional[_IncomingBody] = request._body  # (read_request() made it)
     if body is not None and body._state != BODY_CONSUMED:
         if live.stream.owes:
             why = 'request body not sent after expect: 100-continue'
