@@ -379,11 +379,10 @@ class Stream(SocketSource):
             # Nothing buffered, the usual case between messages: receive
             # straight into the front of the buffer.
             try:
-                added = self._recv_into(self._view)
+                got = self._recv_into(self._view)
             except BlockingIOError:  # the kernel's timeout (see arm())
                 raise socket.timeout('timed out') from None
-            if type(added) is not int or not (0 <= added <= BUF_LEN):
-                _check_received(added, BUF_LEN)
+            added = _check_received(got, BUF_LEN)
             self._start = start = 0
             self._stop = added
             if added == 0:

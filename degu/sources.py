@@ -33,23 +33,26 @@ TOO_SLOW: Final = 'body not received in time: slower than {} bytes/s'.format(MIN
 
 
 def _check_received(received: Any, size: int) -> int:
+    """*received* (what a ``recv_into()`` returned), checked: an int, 0 to *size*."""
     if type(received) is not int:
         raise TypeError(
             TYPE_ERROR.format('received', int, type(received), received)
         )
-    if not (0 <= received <= size):
+    got: int = received  # (compared natively when compiled)
+    if not (0 <= got <= size):
         raise ValueError(
-            'need 0 <= received <= {}; got {}'.format(size, received)
+            'need 0 <= received <= {}; got {}'.format(size, got)
         )
-    return received
+    return got
 
 
 def _check_sent(sent: Any, size: int) -> int:
     if type(sent) is not int:
         raise TypeError(TYPE_ERROR.format('sent', int, type(sent), sent))
-    if not (0 <= sent <= size):
-        raise ValueError('need 0 <= sent <= {}; got {}'.format(size, sent))
-    return sent
+    done: int = sent  # (compared natively when compiled)
+    if not (0 <= done <= size):
+        raise ValueError('need 0 <= sent <= {}; got {}'.format(size, done))
+    return done
 
 
 def _short_read(size: int, got: int) -> ProtocolError:
