@@ -124,8 +124,7 @@ class Stream(SocketSource):
         self._parts: List[Buffer] = []
         self._size = 0
         self._owed = b''
-        # Grown on demand by take() for pieces bigger than BUF_LEN, dropped
-        # when the body ends.
+        # take()'s buffer for pieces over BUF_LEN, dropped when the body ends.
         self._scratch: Optional[memoryview] = None
         # Body bytes received by big reads since the body began (see
         # _recv_pieces()).
@@ -157,16 +156,14 @@ class Stream(SocketSource):
     def close(self, linger: bool = False) -> Any:
         """Close the socket, once; return ``sock.close()``'s result.
 
-        A TLS socket first says ``close_notify`` (RFC 8446 section 6.1), made
-        non-blocking so that a peer that neither reads nor answers cannot
-        hold this thread: the alert goes out if it fits in the send buffer,
-        and the peer's own ``close_notify`` is not waited for.
+        A TLS socket first says ``close_notify`` (RFC 8446 section 6.1)
+        without blocking, so that a silent peer cannot hold this thread: the
+        alert goes out if it fits in the send buffer; the peer's is not awaited.
 
-        With *linger*, the write side is shut first and what the peer still
-        sends is read and dropped for a moment (``LINGER_TIME`` seconds,
-        ``LINGER_BYTES`` bytes at most): closing with unread bytes makes the
-        kernel send a reset, which may destroy a last answer before the
-        peer has read it.
+        With *linger*, the write side is shut first, then what the peer still
+        sends is dropped for up to ``LINGER_TIME`` seconds (``LINGER_BYTES``
+        bytes): closing with unread bytes would make the kernel send a reset,
+        which may destroy a last answer before the peer has read it.
         """
         if self._closed:
             return None
@@ -382,7 +379,11 @@ class Stream(SocketSource):
                 got = self._recv_into(self._view)
             except BlockingIOError:  # the kernel's timeout (see arm())
                 raise socket.timeout('timed out') from None
-            added = _check_received(got, BUF_LEN)
+            if type(got) is not int:
+                _check_received(got, BUF_LEN)
+            added: int = got  # (checked inline: once per message)
+            if not (0 <= added <= BUF_LEN):
+                _check_received(added, BUF_LEN)
             self._start = start = 0
             self._stop = added
             if added == 0:
