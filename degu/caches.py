@@ -228,24 +228,24 @@ def _join(first_line: str, headers: Headers) -> bytes:
     return out.encode('ascii')
 
 
-def _whole_key(first: Any, second: Any, headers: Headers) -> Tuple[Any, ...]:
+def _whole_key(first: Any, second: Any, headers: Headers) -> Optional[Tuple[Any, ...]]:
     """The key of a whole rendered preamble: every field, of exact types.
 
     Only ``str`` names with ``str`` or ``int`` values make a key: equal is
     not enough (``1``, ``1.0`` and ``True`` are equal and hash alike, but
-    render differently or not at all).  Anything else raises ``TypeError``
-    (the caller then takes the path below it).  One header (a response's
+    render differently or not at all).  Anything else has no key (``None``:
+    the caller then takes the path below it).  One header (a response's
     ``content-length``, say) makes its tuple at once, without the list.
     """
     if len(headers) == 1:
         for (name, value) in headers.items():
             if type(name) is not str or (type(value) is not str and type(value) is not int):
-                raise TypeError(name)
+                return None
             return (first, second, name, value)
     key: List[Any] = [first, second]
     for (name, value) in headers.items():
         if type(name) is not str or (type(value) is not str and type(value) is not int):
-            raise TypeError(name)
+            return None
         key.append(name)
         key.append(value)
     return tuple(key)
@@ -261,8 +261,13 @@ _whole_responses: Final[Dict[Tuple[Any, ...], bytes]] = {}
 def render_request(method: Any, uri: Any, headers: Any) -> bytes:
     """``degu.rendering.render_request()``, remembered."""
     if type(method) is str and type(uri) is str and type(headers) is dict:
+        whole = _whole_key(method, uri, headers)
+        if whole is not None:  # (the usual case: looked up here, one call less)
+            found = _whole_requests.get(whole)
+            if found is not None:
+                return found
         found = _remembered(_whole_requests, _request_lines_for, request_line,
-                            method, uri, headers, method)
+                            method, uri, headers, method, whole)
         if found is not None:
             return found
     return strict_render_request(method, uri, headers)
@@ -271,8 +276,13 @@ def render_request(method: Any, uri: Any, headers: Any) -> bytes:
 def render_response(status: Any, reason: Any, headers: Any) -> bytes:
     """``degu.rendering.render_response()``, remembered."""
     if type(status) is int and type(reason) is str and type(headers) is dict:
+        whole = _whole_key(status, reason, headers)
+        if whole is not None:
+            found = _whole_responses.get(whole)
+            if found is not None:
+                return found
         found = _remembered(_whole_responses, _status_lines_for, status_line,
-                            status, reason, headers, '')
+                            status, reason, headers, '', whole)
         if found is not None:
             return found
     return strict_render_response(status, reason, headers)
@@ -282,23 +292,15 @@ def _remembered(wholes: Dict[Tuple[Any, ...], bytes],
                 lines: Dict[Tuple[Any, ...], str],
                 make_line: Callable[[Any, Any], str],
                 first: Any, second: Any, headers: Dict[str, Any],
-                method: str) -> Optional[bytes]:
-    """A preamble from the caches (filling them), or ``None``.
+                method: str, whole: Optional[Tuple[Any, ...]]) -> Optional[bytes]:
+    """A preamble not found whole (*whole* is its key, if it has one), from
+    the line caches (filling them and, with a key, the whole one), or ``None``.
 
     ``None`` means the caches cannot vouch for this preamble: the caller then
     renders it with the strict renderer, which raises the exact error.
     *first* and *second* are the method and URI of a request, or the status
     and reason of a response (*method* is then ``''``).
     """
-    whole: Optional[Tuple[Any, ...]] = None
-    try:
-        whole = _whole_key(first, second, headers)
-    except TypeError:
-        pass  # (a value of another type: the lines below still apply)
-    else:
-        found = wholes.get(whole)
-        if found is not None:
-            return found
     try:
         key = (first, second, tuple(headers))
         line = lines.get(key)
