@@ -52,6 +52,7 @@ from .sources import (  # (TOO_SLOW: for those who import it from here)
     TOO_SLOW,
     SocketSource,
     _check_received,
+    _not_found,
     _short_read,
     piece_size,
     write_rest,
@@ -66,20 +67,16 @@ CR: Final = 0x0D  # b'\r'[0]
 
 CLOSED: Final = 'Connection is closed'
 
+# The two methods of the hot path, held here: a compiled build calls them
+# without looking them up on every message.
+_tobytes: Final = memoryview.tobytes
+_partition: Final = bytes.partition
+
 # Held while a stream closes its socket and while another thread interrupts
 # one (see Stream.interrupt()), so that an interrupt never reaches a file
 # descriptor number that a close has just freed for reuse.  Rarely waited
 # for: interrupts happen only when a server shuts down.
 _CLOSING: Final = threading.Lock()
-
-
-def _not_found(end: bytes, buf: Buffer, stop: int) -> str:
-    """The message for a missing *end*, showing the start of ``buf[:stop]``.
-
-    Only the *stop* bytes actually received count: the rest of the buffer
-    holds stale bytes of earlier messages, which must not leak into errors.
-    """
-    return '{!r} not found in {!r}...'.format(end, bytes(buf[:min(stop, 32)]))
 
 
 class Stream(SocketSource):
@@ -393,8 +390,8 @@ class Stream(SocketSource):
             # bounds and a slice (at worst, BUF_LEN bytes copied twice).
             # What follows stays in the buffer, and is kept as bytes too
             # (the _tail): a body of exactly those bytes costs no copy.
-            (preamble, found, self._tail) = self._view[0:added].tobytes().partition(
-                PREAMBLE_END)
+            (preamble, found, self._tail) = _partition(
+                _tobytes(self._view[0:added]), PREAMBLE_END)
             if found:
                 self._start = self._tail_at = len(preamble) + 4
                 return preamble

@@ -55,6 +55,15 @@ def _check_sent(sent: Any, size: int) -> int:
     return done
 
 
+def _not_found(end: bytes, buf: Any, stop: int) -> str:
+    """The message for a missing *end*, showing the start of ``buf[:stop]``.
+
+    Only the *stop* bytes actually received count: the rest of a buffer
+    holds stale bytes of earlier messages, which must not leak into errors.
+    """
+    return '{!r} not found in {!r}...'.format(end, bytes(buf[:min(stop, 32)]))
+
+
 def _short_read(size: int, got: int) -> ProtocolError:
     return ProtocolError(
         'expected to read {} bytes, but received {}'.format(size, got)
