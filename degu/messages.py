@@ -70,7 +70,7 @@ def set_output_headers(headers: Headers, body: Any) -> None:
         set_default_header(headers, 'transfer-encoding', 'chunked')
     else:
         raise TypeError('bad body type: {!r}: {!r}'.format(kind, body))
-    if 'transfer-encoding' in headers and 'content-length' in headers:
+    if len(headers) > 1 and 'transfer-encoding' in headers and 'content-length' in headers:
         raise ValueError(
             'cannot have both content-length and transfer-encoding headers'
         )
