@@ -26,7 +26,8 @@ Three rules keep that promise:
 * **Bounded, and fresh copies out.**  Each cache is emptied when it reaches
   ``CACHE_MAX`` entries, so a peer sending endless new lines costs at most
   that much memory and gains nothing but the full checks.  Whole preambles
-  are remembered only up to ``PREAMBLE_CACHE_LEN`` bytes.  Callers always
+  are remembered only up to ``PREAMBLE_CACHE_LEN`` bytes; the last one of
+  each kind is also kept in front of its cache (a connection repeats it).  Callers always
   get new ``dict``\\ s and ``list``\\ s (the headers, the path), never the
   remembered ones; the other parts are immutable.
 """
@@ -84,8 +85,19 @@ def remember(cache: Dict[K, V], key: K, value: V) -> V:
 # query, method bit); status lines -> (status, reason); header lines ->
 # (name, value).
 
-_requests: Final[Dict[bytes, Tuple[str, str, Headers, Tuple[str, ...], Optional[str]]]] = {}
-_responses: Final[Dict[bytes, Tuple[int, str, Headers]]] = {}
+ParsedRequest = Tuple[str, str, Headers, Tuple[str, ...], Optional[str]]
+ParsedResponse = Tuple[int, str, Headers]
+
+_requests: Final[Dict[bytes, ParsedRequest]] = {}
+_responses: Final[Dict[bytes, ParsedResponse]] = {}
+
+# In front of those two: the last whole preamble looked up, with what it
+# parsed to.  A keep-alive connection sends the same preamble again and
+# again, and comparing it with the last one costs less than hashing it for
+# the dict.  Each is one reference in a list, replaced whole, so threads
+# that race can only miss (b'\r\n\r\n' is never a preamble: it ends one).
+_last_request: Final[List[Tuple[bytes, Optional[ParsedRequest]]]] = [(b'\r\n\r\n', None)]
+_last_response: Final[List[Tuple[bytes, Optional[ParsedResponse]]]] = [(b'\r\n\r\n', None)]
 _request_lines: Final[Dict[bytes, Tuple[str, str, Tuple[str, ...], Optional[str], int]]] = {}
 _status_lines: Final[Dict[bytes, Tuple[int, str]]] = {}
 _header_lines: Final[Dict[bytes, Tuple[str, Any]]] = {}
@@ -121,7 +133,11 @@ def parse_request(
 ) -> Tuple[str, str, Headers, List[str], Optional[str]]:
     """``degu.parsing.parse_request()``, remembered."""
     if len(preamble) <= PREAMBLE_CACHE_LEN:
-        known = _requests.get(preamble)
+        (last, known) = _last_request[0]
+        if last != preamble:
+            known = _requests.get(preamble)
+            if known is not None:
+                _last_request[0] = (preamble, known)
         if known is not None:
             (method, uri, headers, path, query) = known
             return (method, uri, dict(headers), list(path), query)
@@ -138,14 +154,19 @@ def parse_request(
     except ValueError:
         return strict_parse_request(preamble)
     if len(preamble) <= PREAMBLE_CACHE_LEN:
-        remember(_requests, preamble, (method, uri, dict(headers), path, query))
+        _last_request[0] = (preamble, remember(
+            _requests, preamble, (method, uri, dict(headers), path, query)))
     return (method, uri, headers, list(path), query)
 
 
 def parse_response(preamble: bytes) -> Tuple[int, str, Headers]:
     """``degu.parsing.parse_response()``, remembered."""
     if len(preamble) <= PREAMBLE_CACHE_LEN:
-        known = _responses.get(preamble)
+        (last, known) = _last_response[0]
+        if last != preamble:
+            known = _responses.get(preamble)
+            if known is not None:
+                _last_response[0] = (preamble, known)
         if known is not None:
             (status, reason, headers) = known
             return (status, reason, dict(headers))
@@ -164,7 +185,8 @@ def parse_response(preamble: bytes) -> Tuple[int, str, Headers]:
     except ValueError:
         return strict_parse_response(preamble)
     if len(preamble) <= PREAMBLE_CACHE_LEN:
-        remember(_responses, preamble, (status, reason, dict(headers)))
+        _last_response[0] = (preamble, remember(
+            _responses, preamble, (status, reason, dict(headers))))
     return (status, reason, headers)
 
 
@@ -256,6 +278,10 @@ def _whole_key(first: Any, second: Any, headers: Headers) -> Optional[Tuple[Any,
 # ones whose hash says everything about how they render).
 _whole_requests: Final[Dict[Tuple[Any, ...], bytes]] = {}
 _whole_responses: Final[Dict[Tuple[Any, ...], bytes]] = {}
+# The last of each found, in front (as _last_request is for parsing): one
+# comparison of tuples instead of hashing one.
+_last_whole_request: Final[List[Tuple[Tuple[Any, ...], Optional[bytes]]]] = [((), None)]
+_last_whole_response: Final[List[Tuple[Tuple[Any, ...], Optional[bytes]]]] = [((), None)]
 
 
 def render_request(method: Any, uri: Any, headers: Any) -> bytes:
@@ -263,7 +289,11 @@ def render_request(method: Any, uri: Any, headers: Any) -> bytes:
     if type(method) is str and type(uri) is str and type(headers) is dict:
         whole = _whole_key(method, uri, headers)
         if whole is not None:  # (the usual case: looked up here, one call less)
-            found = _whole_requests.get(whole)
+            (last, found) = _last_whole_request[0]
+            if last != whole:
+                found = _whole_requests.get(whole)
+                if found is not None:
+                    _last_whole_request[0] = (whole, found)
             if found is not None:
                 return found
         found = _remembered(_whole_requests, _request_lines_for, request_line,
@@ -278,7 +308,11 @@ def render_response(status: Any, reason: Any, headers: Any) -> bytes:
     if type(status) is int and type(reason) is str and type(headers) is dict:
         whole = _whole_key(status, reason, headers)
         if whole is not None:
-            found = _whole_responses.get(whole)
+            (last, found) = _last_whole_response[0]
+            if last != whole:
+                found = _whole_responses.get(whole)
+                if found is not None:
+                    _last_whole_response[0] = (whole, found)
             if found is not None:
                 return found
         found = _remembered(_whole_responses, _status_lines_for, status_line,

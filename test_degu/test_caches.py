@@ -139,6 +139,28 @@ def test_parse_response_results_are_fresh():
     assert caches.parse_response(preamble) == (200, 'OK', {'x': 'y'})
 
 
+def test_last_preamble_in_front_of_the_caches():
+    # The last preamble parsed (and rendered) is compared first.  Preambles
+    # that alternate, repeat as new objects, or come back after the caches
+    # were emptied each get their own result.
+    a = b'GET /a HTTP/1.1\r\nHost: h'
+    b = b'GET /b HTTP/1.1\r\nHost: h'
+    for preamble in (a, b, a, a, bytes(bytearray(a)), b, b, a):
+        assert caches.parse_request(preamble) == parsing.parse_request(preamble)
+    caches._requests.clear()
+    assert caches.parse_request(b) == parsing.parse_request(b)
+    ok = b'HTTP/1.1 200 OK\r\nX: y'
+    gone = b'HTTP/1.1 404 Not Found\r\nX: y'
+    for preamble in (ok, gone, ok, ok, bytes(bytearray(gone)), ok):
+        assert caches.parse_response(preamble) == parsing.parse_response(preamble)
+    for (status, reason) in ((200, 'OK'), (404, 'Not Found'), (200, 'OK'), (200, 'OK')):
+        for length in (1, 2, 1):
+            assert caches.render_response(status, reason, {'content-length': length}) == (
+                rendering.render_response(status, reason, {'content-length': length}))
+            assert caches.render_request('PUT', '/%d' % status, {'content-length': length}) == (
+                rendering.render_request('PUT', '/%d' % status, {'content-length': length}))
+
+
 def test_many_distinct_lines():
     # Far more distinct lines than a cache holds: every one is still parsed
     # right, and bad ones are still refused afterwards.
