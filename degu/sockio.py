@@ -367,7 +367,6 @@ class Stream(SocketSource):
         """
         if self._broken:  # (_check_readable(), inlined on the hot path)
             raise ConnectionClosedError(CLOSED)
-        buf = self._buf
         start = self._start
         if start == self._stop:
             # Nothing buffered, the usual case between messages: receive
@@ -381,10 +380,7 @@ class Stream(SocketSource):
             added: int = got  # (checked inline: once per message)
             if not (0 <= added <= BUF_LEN):
                 _check_received(added, BUF_LEN)
-            self._start = start = 0
             self._stop = added
-            if added == 0:
-                return None
             # What arrived, as bytes, split at the first CRLFCRLF: for the
             # few hundred bytes of a usual message, cheaper than find() with
             # bounds and a slice (at worst, BUF_LEN bytes copied twice).
@@ -395,9 +391,12 @@ class Stream(SocketSource):
             if found:
                 self._start = self._tail_at = len(preamble) + 4
                 return preamble
+            self._start = 0
+            if added == 0:
+                return None
             index = -1
         else:
-            index = buf.find(PREAMBLE_END, start, self._stop)
+            index = self._buf.find(PREAMBLE_END, start, self._stop)
         if index < 0:
             index = self._fill_preamble()
             start = 0
