@@ -250,7 +250,8 @@ def _join(first_line: str, headers: Headers) -> bytes:
     return out.encode('ascii')
 
 
-def _whole_key(first: Any, second: Any, headers: Headers) -> Optional[Tuple[Any, ...]]:
+def _whole_key(first: Any, second: Any,
+               headers: Dict[Any, Any]) -> Optional[Tuple[Any, ...]]:
     """The key of a whole rendered preamble: every field, of exact types.
 
     Only ``str`` names with ``str`` or ``int`` values make a key: equal is
@@ -258,6 +259,8 @@ def _whole_key(first: Any, second: Any, headers: Headers) -> Optional[Tuple[Any,
     render differently or not at all).  Anything else has no key (``None``:
     the caller then takes the path below it).  One header (a response's
     ``content-length``, say) makes its tuple at once, without the list.
+    (*headers* is typed ``Dict[Any, Any]``, so that a compiled build looks at
+    a name that is not a ``str`` here, rather than failing on it.)
     """
     if len(headers) == 1:
         for (name, value) in headers.items():
