@@ -196,7 +196,7 @@ def read_response(stream: Stream, method: str) -> Response:
             if name != 'content-length' and name != 'transfer-encoding':
                 headers.pop(name, None)
     body: Any = None
-    if method == 'HEAD' or status == 204 or status == 304:
+    if status == 204 or status == 304 or method == 'HEAD':
         pass  # whatever framing header it has describes another body
     elif 'content-length' in headers:
         length = headers['content-length']

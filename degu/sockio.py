@@ -658,10 +658,11 @@ class Stream(SocketSource):
             raise ConnectionClosedError(CLOSED)
         # Counted before it is tried: a send that failed half-way may have
         # put some of it on the wire.
-        self.sent += len(data)
+        size = len(data)
+        self.sent += size
         try:
             sent = self._send(data)
-            if type(sent) is not int or sent != len(data):
+            if type(sent) is not int or sent != size:
                 write_rest(self._send, data, sent)
         except BlockingIOError:  # the kernel's timeout (see arm())
             raise socket.timeout('timed out') from None
