@@ -375,11 +375,9 @@ class Stream(SocketSource):
                 got = self._recv_into(self._view)
             except BlockingIOError:  # the kernel's timeout (see arm())
                 raise socket.timeout('timed out') from None
-            if type(got) is not int:
-                _check_received(got, BUF_LEN)
-            added: int = got  # (checked inline: once per message)
-            if not (0 <= added <= BUF_LEN):
-                _check_received(added, BUF_LEN)
+            if not self._direct:  # (a socket.socket's own count needs no check)
+                got = _check_received(got, BUF_LEN)
+            added: int = got
             self._stop = added
             # What arrived, as bytes, split at the first CRLFCRLF: for the
             # few hundred bytes of a usual message, cheaper than find() with
