@@ -17,7 +17,7 @@ closes it (its stream position is unknown afterwards); later calls raise
 """
 
 import socket
-from typing import Any, ClassVar, Dict, Optional, Tuple
+from typing import Any, ClassVar, Dict, Final, Optional, Tuple
 
 from . import addresses
 from ._mypyc import mypyc_attr
@@ -28,6 +28,10 @@ from .messages import Response, read_response, set_default_header, write_request
 from .options import CLIENT_OPTIONS, client_options
 from .ranges import Range
 from .sockio import Stream
+
+# Read once per request: a Final here is a C static in a compiled build,
+# where the imported name is a lookup in the module's dict each time.
+_METHOD_BITS: Final = METHOD_BITS
 
 __all__ = ('Client', 'SSLClient', 'Connection', 'Response')
 
@@ -107,7 +111,7 @@ class Connection:
                 else 'Connection is closed: ' + reason
             )
         try:
-            bit = METHOD_BITS.get(method, 0) if type(method) is str else 0
+            bit = _METHOD_BITS.get(method, 0) if type(method) is str else 0
             if not bit:
                 raise bad_method(method)
             if body is not None and not (bit & PUT_POST_MASK):

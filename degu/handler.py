@@ -61,6 +61,9 @@ from .messages import Response, frame_response, read_request, send_response, wan
 from .session import Request, Session
 from .sockio import Stream
 
+# (A C static when compiled, read once per request: see degu.client.)
+_API: Final = api
+
 log = logging.getLogger('degu.server')
 
 # One line per request, when the server's access_log option is on (see
@@ -247,7 +250,7 @@ def exchange(app: Any, live: LiveConnection, stream: Stream,
             _expect_continue(stream, headers['expect'], body)
         request = Request(method, uri, headers, body, [], path, query)
         phase = IN_APP
-        response = app(session, request, api)
+        response = app(session, request, _API)
         phase = ANSWERING
         (status, reason, rheaders, rbody) = check_response(request, response)
         why = closing(live, session, request, status, reason, rheaders)

@@ -14,11 +14,14 @@ Both are re-exported by ``degu.server`` (and ``degu.base``), which is where
 applications import them from.
 """
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Final, List, Optional, Tuple
 
 from .errors import TYPE_ERROR, TYPE_ERROR2, bad_method
 from .limits import DEFAULT_SESSION_REQUESTS, MAX_SESSION_REQUESTS, METHOD_BITS
 from .util import relative_uri, shift_path
+
+# (A C static when compiled, read once per request: see degu.client.)
+_METHOD_BITS: Final = METHOD_BITS
 
 __all__ = ('Session', 'Request')
 
@@ -125,7 +128,7 @@ class Request:
     def __init__(self, method: Any, uri: str, headers: Dict[str, Any],
                  body: Any, mount: Any, path: Any,
                  query: Optional[str]) -> None:
-        bit = METHOD_BITS.get(method, 0) if type(method) is str else 0
+        bit = _METHOD_BITS.get(method, 0) if type(method) is str else 0
         if not bit:
             raise bad_method(method)
         if type(mount) is not list:
