@@ -56,6 +56,10 @@ class StopFlag:
     def is_set(self) -> bool:
         return self._set
 
+    def fileno(self) -> int:
+        """The write end of the pipe (non-blocking): a signal wakeup fd."""
+        return self._w
+
     def wait(self, timeout: Optional[float] = None, also: Sequence[int] = ()) -> List[int]:
         """Wait until set, one of *also* is readable, or *timeout*; the ready fds."""
         if self._set:
@@ -151,6 +155,11 @@ def run_until_signal(server: Any, ready: Optional[Callable[[], None]] = None) ->
 
     previous = {signum: signal.signal(signum, on_signal)
                 for signum in (signal.SIGTERM, signal.SIGINT)}
+    # The kernel may hand the signal to any thread (a connection's, say),
+    # where it interrupts nothing: Python runs on_signal() in the main
+    # thread, asleep in stop.wait()'s poll().  The wakeup fd wakes it: the
+    # interpreter writes to stop's pipe whichever thread took the signal.
+    previous_fd = signal.set_wakeup_fd(stop.fileno())
     try:
         if ready is not None:
             ready()
@@ -163,6 +172,7 @@ def run_until_signal(server: Any, ready: Optional[Callable[[], None]] = None) ->
             server.kill()
         return 1
     finally:
+        signal.set_wakeup_fd(previous_fd)
         for (signum, handler) in previous.items():
             signal.signal(signum, handler)
         stop.close()

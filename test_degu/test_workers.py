@@ -391,6 +391,27 @@ def test_run_until_signal_server() -> None:
     assert signal.getsignal(signal.SIGTERM) is before
 
 
+def test_run_until_signal_signal_taken_by_another_thread() -> None:
+    # The kernel may hand a process's signal to any of its threads; Python's
+    # handler still runs in the main thread, which must then wake up from
+    # its poll().  Here the signal goes to another thread on purpose.  If
+    # the main thread stayed asleep, a second signal (to the main thread)
+    # wakes it after GUARD seconds, and the result is 1, not 0.
+    server = Server(('127.0.0.1', 0), pid_app)
+    returned = threading.Event()
+
+    def ask_then_signal_here() -> None:
+        ask_pid(server.address)
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+        if not returned.wait(GUARD):
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    ready = threading.Thread(target=ask_then_signal_here).start
+    result = lifecycle.run_until_signal(server, ready)
+    returned.set()
+    assert result == 0
+
+
 def test_run_until_signal_second_signal(tmp_path: Any) -> None:
     (started, release) = (str(tmp_path / 'started'), str(tmp_path / 'release'))
     w = Workers(('127.0.0.1', 0), slow_app_builder(started, release), workers=1,
