@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Shared pytest fixtures: one throw-away PKI for the whole test session."""
 
-from typing import Iterator
+import faulthandler
+import os
+from typing import Any, Iterator
 
 import pytest
 
@@ -36,6 +38,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         'markers', 'slow: long-running test, skipped unless --run-slow is given'
     )
+    # (Output capture is off during configure: this is the real stderr.)
+    _HANG_REPORT.append(os.dup(2))
 
 
 def pytest_collection_modifyitems(
@@ -47,3 +51,25 @@ def pytest_collection_modifyitems(
     for item in items:
         if 'slow' in item.keywords:
             item.add_marker(skip_slow)
+
+
+# --- A hung test ends the run -----------------------------------------------
+# No test here takes more than seconds (the longest wait for a peer is
+# serving.GUARD, 30 s).  One still running after TEST_TIME_LIMIT is hung: it
+# dumps every thread's stack and ends the run with status 1, rather than
+# holding CI until CI's own time limit.  (Not for the `slow` fuzzing runs.)
+TEST_TIME_LIMIT = 300
+_HANG_REPORT: 'list[int]' = []  # where the stacks go: the real stderr
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: Any) -> Iterator[None]:
+    guarded = 'slow' not in item.keywords
+    if guarded:
+        faulthandler.dump_traceback_later(TEST_TIME_LIMIT, exit=True,
+                                          file=_HANG_REPORT[0])
+    try:
+        yield
+    finally:
+        if guarded:
+            faulthandler.cancel_dump_traceback_later()
