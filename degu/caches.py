@@ -291,7 +291,9 @@ def render_request(method: Any, uri: Any, headers: Any) -> bytes:
     """``degu.rendering.render_request()``, remembered."""
     if type(method) is str and type(uri) is str and type(headers) is dict:
         whole = _whole_key(method, uri, headers)
-        if whole is not None:  # (the usual case: looked up here, one call less)
+        # The usual case, looked up here rather than in a function of its
+        # own, as in render_response(): one call less per message.
+        if whole is not None:
             (last, found) = _last_whole_request[0]
             if last != whole:
                 found = _whole_requests.get(whole)
@@ -310,7 +312,7 @@ def render_response(status: Any, reason: Any, headers: Any) -> bytes:
     """``degu.rendering.render_response()``, remembered."""
     if type(status) is int and type(reason) is str and type(headers) is dict:
         whole = _whole_key(status, reason, headers)
-        if whole is not None:
+        if whole is not None:  # (inline, as in render_request())
             (last, found) = _last_whole_response[0]
             if last != whole:
                 found = _whole_responses.get(whole)
