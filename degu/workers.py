@@ -425,6 +425,9 @@ class Workers:
         stop = StopFlag()
         signal.signal(signal.SIGTERM, lambda signum, frame: stop.set(signum))
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # Whichever of its threads takes the signal, the main one wakes (see
+        # run_until_signal()); and the supervisor's wakeup fd is not ours.
+        signal.set_wakeup_fd(stop.fileno())
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         # The supervisor's descriptors: only the read end of its lifeline is
         # ours to keep (it reads EOF when the supervisor is gone).

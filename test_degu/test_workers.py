@@ -37,6 +37,8 @@ def pid_app(session: Any, request: Any, api: Any) -> Any:
     """Answers with the pid of the process that served the request."""
     if request.path == ['exit']:
         os._exit(7)
+    if request.path == ['term']:  # SIGTERM, taken by this connection's thread
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
     return (200, 'OK', {}, str(os.getpid()).encode())
 
 
@@ -300,6 +302,20 @@ def test_dead_worker_is_replaced(supervised: Any) -> None:
     wait_until(lambda: victim not in w.pids and len(w.pids) == 2, 'a new worker', GUARD)
     assert len(first & set(w.pids)) == 1
     assert pids_seen(w.address, 2) == set(w.pids)
+
+
+def test_worker_stops_on_a_signal_taken_by_a_connection_thread(supervised: Any) -> None:
+    # The worker's main thread sleeps in its stop flag's poll() while a
+    # connection thread takes the SIGTERM: it must still wake and stop (and
+    # the supervisor then starts another worker).
+    w = supervised(('127.0.0.1', 0), build_pid_app, workers=1)
+    conn = Client(w.address).connect()
+    try:
+        victim = int(conn.get('/term', {}).body.read())
+    finally:
+        conn.close()
+    assert victim in w.pids
+    wait_until(lambda: victim not in w.pids, 'the worker to stop', GUARD)
 
 
 def test_crashing_worker_backs_off(supervised: Any, tmp_path: Any,
