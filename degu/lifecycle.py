@@ -157,9 +157,11 @@ def run_until_signal(server: Any, ready: Optional[Callable[[], None]] = None) ->
                 for signum in (signal.SIGTERM, signal.SIGINT)}
     # The kernel may hand the signal to any thread (a connection's, say),
     # where it interrupts nothing: Python runs on_signal() in the main
-    # thread, asleep in stop.wait()'s poll().  The wakeup fd wakes it: the
-    # interpreter writes to stop's pipe whichever thread took the signal.
-    previous_fd = signal.set_wakeup_fd(stop.fileno())
+    # thread, asleep in a poll() (stop.wait(), or the workers' own).  The
+    # wakeup fd wakes it: the interpreter writes to the pipe of the flag
+    # that thread waits on, whichever thread took the signal.
+    previous_fd = signal.set_wakeup_fd(
+        server.wakeup_fd() if is_workers else stop.fileno())
     try:
         if ready is not None:
             ready()

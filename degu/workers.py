@@ -474,6 +474,11 @@ class Workers:
         signal handler and from any thread."""
         self._stop.set()
 
+    def wakeup_fd(self) -> int:
+        """What wakes ``serve_forever()`` when written to: for
+        ``signal.set_wakeup_fd()`` (see ``run_until_signal()``)."""
+        return self._stop.fileno()
+
     def serve_forever(self) -> bool:
         """Restart dead workers until ``stop()``; then stop the workers
         gracefully.  True if every worker then stopped cleanly (status 0).

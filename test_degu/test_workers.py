@@ -428,6 +428,25 @@ def test_run_until_signal_signal_taken_by_another_thread() -> None:
     assert result == 0
 
 
+def test_run_until_signal_workers_signal_taken_by_another_thread() -> None:
+    # As above, for Workers: the supervisor sleeps in its own stop flag's
+    # poll(), which must wake when another thread takes the signal.
+    w = Workers(('127.0.0.1', 0), build_pid_app, workers=1)
+    returned = threading.Event()
+
+    def ask_then_signal_here() -> None:
+        ask_pid(w.address)
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+        if not returned.wait(GUARD):
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    ready = threading.Thread(target=ask_then_signal_here).start
+    result = lifecycle.run_until_signal(w, ready)
+    returned.set()
+    assert result == 0
+    assert w.pids == []
+
+
 def test_run_until_signal_second_signal(tmp_path: Any) -> None:
     (started, release) = (str(tmp_path / 'started'), str(tmp_path / 'release'))
     w = Workers(('127.0.0.1', 0), slow_app_builder(started, release), workers=1,
