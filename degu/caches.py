@@ -77,6 +77,22 @@ def remember(cache: Dict[K, V], key: K, value: V) -> V:
     return value
 
 
+def recall(cache: Dict[K, V], last: List[Tuple[K, Optional[V]]], key: K) -> Optional[V]:
+    """``cache.get(key)``, through *last*: the last entry found, in front.
+
+    A keep-alive connection repeats its preamble, and comparing a key with
+    the last one costs less than hashing it for the dict.  *last* is a list
+    of one ``(key, value)``, replaced whole, so that threads that race can
+    only miss; what it holds was in the cache, so it is as good.
+    """
+    (seen, found) = last[0]
+    if seen != key:
+        found = cache.get(key)
+        if found is not None:
+            last[0] = (key, found)
+    return found
+
+
 # ---------------------------------------------------------------------------
 # Parsing
 #
@@ -91,11 +107,8 @@ ParsedResponse = Tuple[int, str, Headers]
 _requests: Final[Dict[bytes, ParsedRequest]] = {}
 _responses: Final[Dict[bytes, ParsedResponse]] = {}
 
-# In front of those two: the last whole preamble looked up, with what it
-# parsed to.  A keep-alive connection sends the same preamble again and
-# again, and comparing it with the last one costs less than hashing it for
-# the dict.  Each is one reference in a list, replaced whole, so threads
-# that race can only miss (b'\r\n\r\n' is never a preamble: it ends one).
+# In front of those two, for recall(): the last preamble found, with what it
+# parsed to (b'\r\n\r\n' is never a preamble: it ends one).
 _last_request: Final[List[Tuple[bytes, Optional[ParsedRequest]]]] = [(b'\r\n\r\n', None)]
 _last_response: Final[List[Tuple[bytes, Optional[ParsedResponse]]]] = [(b'\r\n\r\n', None)]
 _request_lines: Final[Dict[bytes, Tuple[str, str, Tuple[str, ...], Optional[str], int]]] = {}
@@ -133,11 +146,7 @@ def parse_request(
 ) -> Tuple[str, str, Headers, List[str], Optional[str]]:
     """``degu.parsing.parse_request()``, remembered."""
     if len(preamble) <= PREAMBLE_CACHE_LEN:
-        (last, known) = _last_request[0]
-        if last != preamble:
-            known = _requests.get(preamble)
-            if known is not None:
-                _last_request[0] = (preamble, known)
+        known = recall(_requests, _last_request, preamble)
         if known is not None:
             (method, uri, headers, path, query) = known
             return (method, uri, dict(headers), list(path), query)
@@ -162,11 +171,7 @@ def parse_request(
 def parse_response(preamble: bytes) -> Tuple[int, str, Headers]:
     """``degu.parsing.parse_response()``, remembered."""
     if len(preamble) <= PREAMBLE_CACHE_LEN:
-        (last, known) = _last_response[0]
-        if last != preamble:
-            known = _responses.get(preamble)
-            if known is not None:
-                _last_response[0] = (preamble, known)
+        known = recall(_responses, _last_response, preamble)
         if known is not None:
             (status, reason, headers) = known
             return (status, reason, dict(headers))
@@ -281,8 +286,7 @@ def _whole_key(first: Any, second: Any,
 # ones whose hash says everything about how they render).
 _whole_requests: Final[Dict[Tuple[Any, ...], bytes]] = {}
 _whole_responses: Final[Dict[Tuple[Any, ...], bytes]] = {}
-# The last of each found, in front (as _last_request is for parsing): one
-# comparison of tuples instead of hashing one.
+# The last of each found, in front (see recall()).
 _last_whole_request: Final[List[Tuple[Tuple[Any, ...], Optional[bytes]]]] = [((), None)]
 _last_whole_response: Final[List[Tuple[Tuple[Any, ...], Optional[bytes]]]] = [((), None)]
 
@@ -291,14 +295,8 @@ def render_request(method: Any, uri: Any, headers: Any) -> bytes:
     """``degu.rendering.render_request()``, remembered."""
     if type(method) is str and type(uri) is str and type(headers) is dict:
         whole = _whole_key(method, uri, headers)
-        # The usual case, looked up here rather than in a function of its
-        # own, as in render_response(): one call less per message.
         if whole is not None:
-            (last, found) = _last_whole_request[0]
-            if last != whole:
-                found = _whole_requests.get(whole)
-                if found is not None:
-                    _last_whole_request[0] = (whole, found)
+            found = recall(_whole_requests, _last_whole_request, whole)
             if found is not None:
                 return found
         found = _remembered(_whole_requests, _request_lines_for, request_line,
@@ -312,12 +310,8 @@ def render_response(status: Any, reason: Any, headers: Any) -> bytes:
     """``degu.rendering.render_response()``, remembered."""
     if type(status) is int and type(reason) is str and type(headers) is dict:
         whole = _whole_key(status, reason, headers)
-        if whole is not None:  # (inline, as in render_request())
-            (last, found) = _last_whole_response[0]
-            if last != whole:
-                found = _whole_responses.get(whole)
-                if found is not None:
-                    _last_whole_response[0] = (whole, found)
+        if whole is not None:
+            found = recall(_whole_responses, _last_whole_response, whole)
             if found is not None:
                 return found
         found = _remembered(_whole_responses, _status_lines_for, status_line,

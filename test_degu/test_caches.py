@@ -10,7 +10,7 @@ tests here on chosen cases.
 import pytest
 
 from degu import caches, parsing, rendering
-from degu.caches import CACHE_MAX, remember
+from degu.caches import CACHE_MAX, recall, remember
 from degu.errors import TYPE_ERROR, ProtocolError
 from degu.ranges import ContentRange, Range
 
@@ -38,6 +38,19 @@ def test_remember_stores_and_returns():
     cache = {}
     assert remember(cache, b'k', ('v',)) == ('v',)
     assert cache == {b'k': ('v',)}
+
+
+def test_recall_puts_the_last_found_in_front():
+    cache = {b'a': 1, b'b': 2}
+    last = [(b'\r\n\r\n', None)]
+    assert recall(cache, last, b'x') is None
+    assert last == [(b'\r\n\r\n', None)]  # a miss changes nothing
+    assert recall(cache, last, b'a') == 1
+    assert last == [(b'a', 1)]
+    cache.clear()  # (emptied when full: the last entry is still good)
+    assert recall(cache, last, bytes(bytearray(b'a'))) == 1
+    assert recall(cache, last, b'b') is None
+    assert last == [(b'a', 1)]
 
 
 def test_remember_empties_a_full_cache():
