@@ -298,7 +298,9 @@ class Stream(SocketSource):
 
     def fail(self) -> None:
         """A read failed half-way: no more reads; a client-side stream closes.
-        (``broken`` then tells a server that its peer was at fault.)"""
+
+        (``broken`` then tells a server that its peer was at fault.)
+        """
         self._broken = True
         self._start = self._stop = 0
         self._owed = b''
