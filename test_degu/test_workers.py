@@ -407,13 +407,14 @@ def test_run_until_signal_server() -> None:
     assert signal.getsignal(signal.SIGTERM) is before
 
 
-def test_run_until_signal_signal_taken_by_another_thread() -> None:
-    # The kernel may hand a process's signal to any of its threads; Python's
-    # handler still runs in the main thread, which must then wake up from
-    # its poll().  Here the signal goes to another thread on purpose.  If
-    # the main thread stayed asleep, a second signal (to the main thread)
-    # wakes it after GUARD seconds, and the result is 1, not 0.
-    server = Server(('127.0.0.1', 0), pid_app)
+def run_until_signal_taken_by_another_thread(server: Any) -> int:
+    """``run_until_signal(server)``, stopped by a SIGTERM sent to another thread.
+
+    The kernel may hand a process's signal to any of its threads; Python's
+    handler still runs in the main thread, which must then wake up from its
+    poll().  If it stayed asleep, a second signal (to the main thread) wakes
+    it after GUARD seconds, and the result is 1, not 0.
+    """
     returned = threading.Event()
 
     def ask_then_signal_here() -> None:
@@ -423,27 +424,21 @@ def test_run_until_signal_signal_taken_by_another_thread() -> None:
             signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
     ready = threading.Thread(target=ask_then_signal_here).start
-    result = lifecycle.run_until_signal(server, ready)
-    returned.set()
-    assert result == 0
+    try:
+        return lifecycle.run_until_signal(server, ready)
+    finally:
+        returned.set()
+
+
+def test_run_until_signal_signal_taken_by_another_thread() -> None:
+    # A Server: the main thread sleeps in the stop flag's poll().
+    assert run_until_signal_taken_by_another_thread(Server(('127.0.0.1', 0), pid_app)) == 0
 
 
 def test_run_until_signal_workers_signal_taken_by_another_thread() -> None:
-    # As above, for Workers: the supervisor sleeps in its own stop flag's
-    # poll(), which must wake when another thread takes the signal.
+    # Workers: the supervisor sleeps in its own stop flag's poll().
     w = Workers(('127.0.0.1', 0), build_pid_app, workers=1)
-    returned = threading.Event()
-
-    def ask_then_signal_here() -> None:
-        ask_pid(w.address)
-        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
-        if not returned.wait(GUARD):
-            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
-
-    ready = threading.Thread(target=ask_then_signal_here).start
-    result = lifecycle.run_until_signal(w, ready)
-    returned.set()
-    assert result == 0
+    assert run_until_signal_taken_by_another_thread(w) == 0
     assert w.pids == []
 
 
